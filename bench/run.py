@@ -1,0 +1,490 @@
+#!/usr/bin/python3
+"""Run lamina's benchmarks against the PyTorch peers and write docs/benchmarks.md.
+
+    python3 bench/run.py                       # build, 5 rounds, 1 and 2 threads
+    python3 bench/run.py --rounds 3 --threads 2
+    python3 bench/run.py --install-peers       # apt-get install python3-torch if missing
+
+For every workload (now: mlp) and thread count, lamina's bench binary
+(build-bench/bench_<workload>) and the peer script (shared/bench/peers/<workload>.py,
+run with Debian's /usr/bin/python3) are run alternately, --rounds times each. Peer configs:
+1 thread: "--threads 1"; N > 1 threads: "--threads N" and "--threads N --blas-threads 1"
+(the peers' t2_tuned); the faster median of the two is the peer's number.
+
+Shared-host hygiene as in shared/bench/peers/run_all.sh: before each run wait (up to
+--idle-wait s) for the machine to be idle; a run whose other_cpu_pct (CPU used by other
+processes during its timed part, % of one core) is above --max-other is repeated up to
+--retries times, and the cleanest attempt is kept.
+
+Outputs: bench/results/<date>-<workload>.jsonl (every attempt, one JSON line each, with
+"accepted" marking the ones used) and docs/benchmarks.md. Peak memory is each child's
+ru_maxrss (os.wait4), so lamina and PyTorch are measured the same way. The "where the
+time goes" section comes from one extra lamina run per thread count with LAMINA_PROFILE=1.
+
+Only the Python standard library is used.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER_PY = "/usr/bin/python3"
+
+# workload -> how to run and read it
+WORKLOADS = {
+    "mlp": {
+        "title": "mlp: Input(64) → Dense(32, relu) → Dense(32, relu) → Dense(10, softmax), "
+                 "batch 128, RMSprop, categorical crossentropy (training)",
+        "bench": "bench_mlp",
+        "peer": "mlp.py",
+        "metric": "train_samples_per_sec",
+        "unit": "samples/s",
+    },
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- machine state -------------------------------------------------------------------
+
+def busy_jiffies():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7], sum(v)
+
+
+def busy_cores(interval=1.0):
+    """CPU used by everything on the machine over `interval` s, in cores."""
+    hz = os.sysconf("SC_CLK_TCK")
+    b0, _ = busy_jiffies()
+    time.sleep(interval)
+    b1, _ = busy_jiffies()
+    return (b1 - b0) / hz / interval
+
+
+def wait_idle(limit_s, threshold=0.10):
+    """Wait until the machine uses < threshold cores for one second; returns seconds waited."""
+    t0 = time.time()
+    while True:
+        used = busy_cores()
+        if used < threshold:
+            return time.time() - t0
+        if time.time() - t0 > limit_s:
+            log(f"  (machine still busy after {limit_s:.0f} s: {used:.2f} cores used; running anyway)")
+            return time.time() - t0
+
+
+def machine_info():
+    info = {"model": "?", "cpus": os.cpu_count(), "cores_per_socket": None, "sockets": None,
+            "threads_per_core": None, "caches": ""}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        kv = {}
+        for line in out.splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                kv[k.strip()] = v.strip()
+        info["model"] = kv.get("Model name", "?")
+        info["cores_per_socket"] = kv.get("Core(s) per socket")
+        info["sockets"] = kv.get("Socket(s)")
+        info["threads_per_core"] = kv.get("Thread(s) per core")
+        info["caches"] = ", ".join(f"{k} {kv[k]}" for k in ("L1d cache", "L2 cache", "L3 cache")
+                                   if k in kv)
+        info["flags_avx"] = [f for f in ("avx2", "fma", "avx512f") if f in kv.get("Flags", "").split()]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            info["mem_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return info
+
+
+# ---- running one benchmark process ---------------------------------------------------
+
+def run_child(cmd, env=None, timeout=600):
+    """Run cmd; return (rc, stdout, stderr, peak_rss_mb of that child, wall_s)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.time()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)  # the child's own rusage (ru_maxrss in KiB)
+        finally:
+            timer.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.time() - t0
+        out.seek(0)
+        err.seek(0)
+        return (p.returncode, out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"), ru.ru_maxrss / 1024.0, wall)
+
+
+def json_line(stdout):
+    """The result: the only stdout line starting with '{'."""
+    lines = [l for l in stdout.splitlines() if l.startswith("{")]
+    if len(lines) != 1:
+        raise ValueError(f"expected one JSON line, found {len(lines)}")
+    return json.loads(lines[0])
+
+
+def run_measured(cmd, meta, args, env=None):
+    """Run cmd until other_cpu_pct <= max_other (at most 1 + retries attempts).
+    Returns (kept record, all attempt records)."""
+    attempts = []
+    for attempt in range(1 + args.retries):
+        wait_idle(args.idle_wait)
+        rc, out, err, rss, wall = run_child(cmd, env=env)
+        if rc != 0:
+            raise RuntimeError(f"{shlex.join(cmd)} failed (rc {rc}):\n{err.strip()[-2000:]}")
+        rec = json_line(out)
+        rec.update(meta)
+        rec["child_peak_rss_mb"] = round(rss, 1)
+        rec["attempt"] = attempt
+        rec["cmd"] = shlex.join(cmd)
+        attempts.append(rec)
+        other = rec.get("other_cpu_pct")
+        log(f"    {meta['label']:<16} {rec[meta['metric']]:>12,.0f} {meta['unit']}  "
+            f"other_cpu {other}%  rss {rss:.0f} MB" + ("" if attempt == 0 else f"  (retry {attempt})"))
+        if other is not None and other <= args.max_other:
+            break
+    kept = min(attempts, key=lambda r: r.get("other_cpu_pct") or 0.0)
+    for r in attempts:
+        r["accepted"] = r is kept
+    return kept, attempts
+
+
+# ---- the profile ---------------------------------------------------------------------
+
+PROF_HEAD = re.compile(r"^lamina profile: (\d+) steps, ([0-9.]+) ms per step")
+PROF_ROW = re.compile(r"^(\d+)\s+(\S+)\s+(\S+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)%")
+
+
+def profile_run(binary, threads):
+    env = dict(os.environ, LAMINA_PROFILE="1")
+    wait_idle(60)
+    rc, out, err, rss, _ = run_child([binary, "--threads", str(threads)], env=env)
+    if rc != 0:
+        raise RuntimeError(f"profile run failed: {err.strip()[-2000:]}")
+    rec = json_line(out)
+    table = [l for l in out.splitlines() if not l.startswith("{") and l.strip()]
+    steps = ms = None
+    rows = []
+    for l in table:
+        m = PROF_HEAD.match(l)
+        if m:
+            steps, ms = int(m.group(1)), float(m.group(2))
+            continue
+        m = PROF_ROW.match(l)
+        if m:
+            rows.append({"node": int(m.group(1)), "op": m.group(2), "layer": m.group(3),
+                         "fwd_us": float(m.group(4)), "bwd_us": float(m.group(5))})
+    return {"threads": threads, "record": rec, "table": table, "steps": steps,
+            "op_ms": ms, "rows": rows}
+
+
+# ---- report --------------------------------------------------------------------------
+
+def fmt_num(x):
+    return f"{x:,.0f}" if x is not None else "–"
+
+
+def med(records, key):
+    vals = [r[key] for r in records if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def summarize(workload, t, kept):
+    """kept: {label: [records]} for one (workload, threads). Returns a table row dict."""
+    spec = WORKLOADS[workload]
+    metric = spec["metric"]
+    lam = kept.get("lamina", [])
+    peers = {k: v for k, v in kept.items() if k != "lamina"}
+    peer_meds = {k: med(v, metric) for k, v in peers.items()}
+    best_label = max(peer_meds, key=lambda k: peer_meds[k] or 0) if peer_meds else None
+    lam_med = med(lam, metric)
+    peer_med = peer_meds.get(best_label) if best_label else None
+    allrecs = [r for v in kept.values() for r in v]
+    return {
+        "threads": t,
+        "lamina": lam_med,
+        "lamina_range": (min(r[metric] for r in lam), max(r[metric] for r in lam)) if lam else None,
+        "peer": peer_med,
+        "peer_label": best_label,
+        "peer_meds": peer_meds,
+        "peer_range": ((min(r[metric] for r in peers[best_label]),
+                        max(r[metric] for r in peers[best_label])) if best_label else None),
+        "ratio": lam_med / peer_med if lam_med and peer_med else None,
+        "lamina_rss": max((r["child_peak_rss_mb"] for r in lam), default=None),
+        "peer_rss": max((r["child_peak_rss_mb"] for r in peers.get(best_label, [])), default=None),
+        "other_max": max((r.get("other_cpu_pct") or 0.0 for r in allrecs), default=None),
+        "n_lamina": len(lam),
+        "n_peer": len(peers.get(best_label, [])),
+        "lamina_step_ms": med(lam, "train_step_ms"),
+        "peer_step_ms": med(peers.get(best_label, []), "train_step_ms"),
+    }
+
+
+def profile_section(prof, lamina_step_ms):
+    """Markdown lines for one profile run."""
+    t = prof["threads"]
+    rec = prof["record"]
+    lines = []
+    step_ms = rec.get("train_step_ms")
+    op_ms = prof["op_ms"]
+    lines.append(f"**{t} thread{'s' if t > 1 else ''}** (profiled run: {fmt_num(rec['train_samples_per_sec'])} "
+                 f"samples/s, {step_ms:.4f} ms per train_on_batch; the timers themselves add a little).")
+    lines.append("")
+    if op_ms is None or not prof["rows"]:
+        lines.append("The library printed no profile table (LAMINA_PROFILE not supported by this build?).")
+        lines.append("")
+        return lines
+    by_op = {}
+    for r in prof["rows"]:
+        a = by_op.setdefault(r["op"], [0.0, 0.0, 0])
+        a[0] += r["fwd_us"]
+        a[1] += r["bwd_us"]
+        a[2] += 1
+    step_us = 1e3 * step_ms
+    outside_us = step_us - 1e3 * op_ms
+    lines.append("| op | nodes | fwd µs/step | bwd µs/step | share of the step |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for op, (f, b, n) in sorted(by_op.items(), key=lambda kv: -(kv[1][0] + kv[1][1])):
+        lines.append(f"| {op} | {n} | {f:.2f} | {b:.2f} | {100 * (f + b) / step_us:.1f}% |")
+    lines.append(f"| *all graph ops* | {len(prof['rows'])} | "
+                 f"{sum(v[0] for v in by_op.values()):.2f} | {sum(v[1] for v in by_op.values()):.2f} | "
+                 f"{100 * 1e3 * op_ms / step_us:.1f}% |")
+    lines.append(f"| *outside the ops* (input checks and copies, gradient zeroing, optimizer, "
+                 f"call overhead) | | | | {100 * outside_us / step_us:.1f}% ({outside_us:.1f} µs) |")
+    lines.append("")
+    lines.append("<details><summary>raw per-node table</summary>")
+    lines.append("")
+    lines.append("```")
+    lines.extend(prof["table"])
+    lines.append("```")
+    lines.append("</details>")
+    lines.append("")
+    return lines
+
+
+def write_report(path, args, date, machine, summaries, profiles, versions, results_files, started,
+                 finished, command):
+    L = []
+    L.append("# Benchmarks: lamina vs PyTorch (CPU)")
+    L.append("")
+    L.append(f"Generated by `bench/run.py` on **{date}** ({started} – {finished} UTC).")
+    L.append("")
+    L.append("## Setup")
+    L.append("")
+    cores = machine.get("cores_per_socket")
+    socks = machine.get("sockets")
+    L.append(f"* Machine: **{machine['model']}**, {machine['cpus']} CPUs "
+             f"({socks} socket × {cores} cores, {machine.get('threads_per_core')} thread/core)"
+             + (f", {machine['caches']}" if machine.get("caches") else "")
+             + (f", {machine['mem_gib']} GiB RAM" if machine.get("mem_gib") else "")
+             + (f", ISA flags: {', '.join(machine.get('flags_avx', []))}" if machine.get("flags_avx") else "")
+             + ".")
+    for k, v in versions.items():
+        L.append(f"* {k}: {v}")
+    L.append(f"* Command: `{command}`")
+    L.append(f"* Each cell is the **median over {args.rounds} rounds**; lamina and PyTorch runs alternate "
+             "within each round. Every run itself reports the median of 10 timed windows of 200 "
+             "training steps after 20 warmup steps (identical in both), so a cell is a median of medians.")
+    L.append(f"* Runs whose `other_cpu_pct` (CPU used by other processes during the timed part, % of "
+             f"one core) exceeded {args.max_other} were repeated up to {args.retries} times; the "
+             "cleanest attempt was kept. The column shows the worst kept value.")
+    L.append("* Peak memory: `ru_maxrss` of each benchmark process (`os.wait4`), the same method for both. "
+             "The PyTorch figure includes the Python interpreter and the torch libraries.")
+    L.append("* PyTorch at N > 1 threads runs both `--threads N` (torch + OpenBLAS N threads) and "
+             "`--threads N --blas-threads 1` (the peers' `t2_tuned`); the faster median is reported.")
+    L.append("* Raw JSON lines (every attempt): " + ", ".join(f"`{f}`" for f in results_files))
+    L.append("")
+    for w, rows in summaries.items():
+        spec = WORKLOADS[w]
+        L.append(f"## {spec['title']}")
+        L.append("")
+        L.append(f"| threads | lamina median {spec['unit']} [range] | PyTorch median {spec['unit']} [range] (config) "
+                 "| lamina / PyTorch | lamina ms/step | PyTorch ms/step | peak RSS lamina | peak RSS PyTorch "
+                 "| other_cpu_pct max |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s in rows:
+            lr, pr = s["lamina_range"], s["peer_range"]
+            cells = [str(s["threads"]),
+                     f"**{fmt_num(s['lamina'])}** [{fmt_num(lr[0])}–{fmt_num(lr[1])}]" if lr else "–",
+                     (f"**{fmt_num(s['peer'])}** [{fmt_num(pr[0])}–{fmt_num(pr[1])}] ({s['peer_label']})"
+                      if pr else "–"),
+                     f"**{s['ratio']:.2f}×**" if s["ratio"] else "–",
+                     f"{s['lamina_step_ms']:.4f}" if s["lamina_step_ms"] else "–",
+                     f"{s['peer_step_ms']:.4f}" if s["peer_step_ms"] else "–",
+                     f"{s['lamina_rss']:.1f} MB" if s["lamina_rss"] is not None else "–",
+                     f"{s['peer_rss']:.1f} MB" if s["peer_rss"] is not None else "–",
+                     f"{s['other_max']:.1f}" if s["other_max"] is not None else "–"]
+            L.append("| " + " | ".join(cells) + " |")
+        L.append("")
+        multi = [s for s in rows if len(s["peer_meds"]) > 1]
+        for s in multi:
+            parts = ", ".join(f"`{k}` {fmt_num(v)}" for k, v in s["peer_meds"].items())
+            L.append(f"PyTorch configs at {s['threads']} threads (median {spec['unit']}): {parts}.")
+        if multi:
+            L.append("")
+        if w in profiles:
+            L.append(f"### Where the time goes (lamina, `LAMINA_PROFILE=1`)")
+            L.append("")
+            L.append("Per-op wall time per training step from the library's profiler (summed over "
+                     "the graph nodes of each op kind), against the whole `lm_model_train_on_batch` "
+                     "call. \"Outside the ops\" is everything the profiler does not time: feeding "
+                     "(shape and NaN/Inf checks, copying the batch into the graph), zeroing the "
+                     "gradients, the optimizer update and call overhead.")
+            L.append("")
+            step_ms = {s["threads"]: s["lamina_step_ms"] for s in rows}
+            for prof in profiles[w]:
+                L.extend(profile_section(prof, step_ms.get(prof["threads"])))
+    with open(path, "w") as f:
+        f.write("\n".join(L).rstrip() + "\n")
+
+
+# ---- main ------------------------------------------------------------------------------
+
+def ensure_torch(install):
+    ok = subprocess.run([PEER_PY, "-c", "import torch"], capture_output=True).returncode == 0
+    if ok or not install:
+        return ok
+    cmd = ["apt-get", "install", "-y", "python3-torch"]
+    if os.geteuid() != 0:
+        cmd = ["sudo"] + cmd
+    log("installing python3-torch: " + " ".join(cmd))
+    subprocess.run(cmd, check=False, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    return subprocess.run([PEER_PY, "-c", "import torch"], capture_output=True).returncode == 0
+
+
+def build(build_dir, targets):
+    subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", build_dir, "-j2", "--target"] + targets, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def blas_of(binary):
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    except OSError:
+        return "?"
+    for line in out.splitlines():
+        if "blas" in line and "=>" in line:
+            return line.split("=>")[1].split("(")[0].strip()
+    return "none (portable gemm)"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5, help="runs of each config (default 5)")
+    ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already in --build-dir")
+    ap.add_argument("--peers-dir", default=os.environ.get(
+        "LAMINA_PEERS", os.path.join(os.path.dirname(ROOT), "shared", "bench", "peers")))
+    ap.add_argument("--install-peers", action="store_true",
+                    help="apt-get install python3-torch if torch is missing")
+    ap.add_argument("--max-other", type=float, default=5.0,
+                    help="rerun a run whose other_cpu_pct is above this (default 5)")
+    ap.add_argument("--retries", type=int, default=3, help="reruns of a disturbed run (default 3)")
+    ap.add_argument("--idle-wait", type=float, default=300,
+                    help="seconds to wait for an idle machine before each run (default 300)")
+    ap.add_argument("--no-profile", action="store_true", help="skip the LAMINA_PROFILE=1 runs")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--results-dir", default=os.path.join(ROOT, "bench", "results"))
+    args = ap.parse_args()
+    threads = [int(t) for t in args.threads.split(",") if t]
+    workloads = [w for w in args.workloads.split(",") if w]
+    for w in workloads:
+        if w not in WORKLOADS:
+            ap.error(f"unknown workload {w} (known: {', '.join(WORKLOADS)})")
+    command = "python3 bench/run.py " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "python3 bench/run.py"
+    started = datetime.datetime.utcnow()
+    date = started.strftime("%Y-%m-%d")
+
+    if not args.no_build:
+        log(f"building in {args.build_dir}")
+        build(args.build_dir, [WORKLOADS[w]["bench"] for w in workloads])
+    have_torch = ensure_torch(args.install_peers)
+    if not have_torch:
+        log("PyTorch (python3-torch) is not installed: peers skipped (use --install-peers)")
+    torch_version = None
+
+    os.makedirs(args.results_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    summaries, profiles, results_files = {}, {}, []
+    versions = {}
+    for w in workloads:
+        spec = WORKLOADS[w]
+        binary = os.path.join(args.build_dir, spec["bench"])
+        peer = os.path.join(args.peers_dir, spec["peer"])
+        versions["lamina BLAS"] = f"`{blas_of(binary)}` (linked by `{spec['bench']}`)"
+        res_path = os.path.join(args.results_dir, f"{date}-{w}.jsonl")
+        results_files.append(os.path.relpath(res_path, ROOT))
+        all_recs = []
+        summaries[w] = []
+        for t in threads:
+            configs = [("lamina", [binary, "--threads", str(t)])]
+            if have_torch:
+                configs.append((f"t{t}", [PEER_PY, peer, "--threads", str(t)]))
+                if t > 1:
+                    configs.append((f"t{t}_tuned", [PEER_PY, peer, "--threads", str(t), "--blas-threads", "1"]))
+            kept = {label: [] for label, _ in configs}
+            for r in range(args.rounds):
+                log(f"{w} threads {t} round {r + 1}/{args.rounds}")
+                for label, cmd in configs:
+                    meta = {"label": label, "round": r, "metric": spec["metric"], "unit": spec["unit"],
+                            "config": label if label != "lamina" else f"t{t}", "date": date}
+                    rec, attempts = run_measured(cmd, meta, args)
+                    for a in attempts:
+                        a.pop("metric", None)
+                        a.pop("unit", None)
+                    all_recs.extend(attempts)
+                    kept[label].append(rec)
+                    if rec.get("torch_version"):
+                        torch_version = rec["torch_version"]
+                    with open(res_path, "w") as f:  # rewrite as we go: partial results survive
+                        for a in all_recs:
+                            f.write(json.dumps(a) + "\n")
+            summaries[w].append(summarize(w, t, kept))
+        if not args.no_profile:
+            profiles[w] = []
+            for t in threads:
+                log(f"{w} threads {t}: profile run (LAMINA_PROFILE=1)")
+                profiles[w].append(profile_run(binary, t))
+    if torch_version:
+        versions["PyTorch"] = (f"Debian python3-torch, `torch.__version__` {torch_version}, "
+                               f"run with `{PEER_PY}` from `{os.path.relpath(args.peers_dir, ROOT)}`")
+    try:
+        cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        versions["C compiler"] = cc + " (CMake Release: -O2)"
+    except (OSError, IndexError):
+        pass
+    finished = datetime.datetime.utcnow()
+    write_report(args.out, args, date, machine_info(), summaries, profiles, versions, results_files,
+                 started.strftime("%H:%M"), finished.strftime("%H:%M"), command)
+    log(f"wrote {os.path.relpath(args.out, ROOT)}")
+    for w, rows in summaries.items():
+        for s in rows:
+            log(f"{w} t{s['threads']}: lamina {fmt_num(s['lamina'])}  PyTorch {fmt_num(s['peer'])} "
+                f"({s['peer_label']})  ratio {s['ratio']:.2f}" if s["ratio"] else f"{w} t{s['threads']}: incomplete")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+/* Floor 3: the executable op graph.
+ *
+ * Nodes are appended in creation order, which is a topological order: a node
+ * can only name nodes that already exist. Shapes are symbolic while building
+ * (LM_NONE for the batch and other unknown sizes) and concrete after
+ * lmg_plan(), which re-runs every op's infer with the real input shapes and
+ * lays out the value, gradient and workspace buffers (grow only). */
+#ifndef LM_GRAPH_H
+#define LM_GRAPH_H
+
+#include "core/core.h"
+
+typedef struct lmg_graph lmg_graph;
+typedef struct lmg_node lmg_node;
+
+typedef struct lm_op {
+  const char *name;
+  /* Set n->ndim, n->shape and n->dtype from the inputs; dims may be LM_NONE
+   * while building. Errors go through lm_fail(g->ctx, ...). */
+  lm_status (*infer)(lmg_graph *g, lmg_node *n);
+  void (*forward)(lmg_graph *g, lmg_node *n);
+  /* Adds (+=) into the gradients of the inputs whose grad is not NULL.
+   * NULL: the op passes no gradient. */
+  void (*backward)(lmg_graph *g, lmg_node *n);
+  /* Bytes of per-node scratch kept from forward to backward (NULL = none). */
+  size_t (*workspace)(const lmg_graph *g, const lmg_node *n);
+} lm_op;
+
+enum { LMG_INPUT, LMG_PARAM, LMG_CONST, LMG_OP };
+
+struct lmg_node {
+  int kind;
+  const lm_op *op;
+  int n_in;
+  int *in; /* node ids */
+  lm_dtype dtype;
+  int ndim;
+  int64_t shape[LM_MAX_DIMS];
+  int64_t size; /* elements, after planning */
+  /* op arguments */
+  int iarg[8];
+  float farg[4];
+  const void *parg;
+  void *parg2;
+  /* PARAM: the weight tensor itself (val points into it) */
+  lm_tensor *param;
+  bool trainable;
+  /* CONST: owned value */
+  lm_tensor *cval;
+  /* buffers, valid after lmg_plan */
+  float *val; /* int32 nodes: read as (int32_t *)val */
+  float *grad; /* NULL when no gradient is needed */
+  void *ws;
+  size_t ws_bytes;
+  bool needs_grad;
+  bool input_set; /* INPUT: concrete shape given for this plan */
+  bool want_grad; /* force a gradient buffer (tests: gradients w.r.t. inputs) */
+  int sym_ndim;   /* INPUT: the symbolic shape given at creation */
+  int64_t sym_shape[LM_MAX_DIMS];
+  const char *label; /* layer that emitted it (profiling, messages) */
+};
+
+struct lmg_graph {
+  lm_ctx *ctx;
+  lm_arena arena;
+  lmg_node *nodes;
+  int n_nodes, cap_nodes;
+  bool training;
+  int threads;
+  /* buffer plan */
+  char *slab;
+  size_t slab_cap;
+  size_t grad_off, grad_bytes; /* gradient region inside the slab */
+  bool planned;
+  int64_t plan_batch; /* the batch of the last plan (-1: none) */
+  bool plan_grads;
+  const bool *plan_mask;
+  const char *label; /* current label for new nodes */
+  /* profiling (LAMINA_PROFILE=1) */
+  bool profile;
+  double *prof_fwd, *prof_bwd; /* per node, seconds */
+  int64_t prof_steps;
+};
+
+lm_status lmg_init(lmg_graph *g, lm_ctx *ctx);
+void lmg_release(lmg_graph *g);
+
+static inline lmg_node *lmg_at(lmg_graph *g, int id) { return &g->nodes[id]; }
+static inline lmg_node *lmg_in(lmg_graph *g, const lmg_node *n, int i) {
+  return &g->nodes[n->in[i]];
+}
+
+/* Leaves. shape includes the batch axis (LM_NONE while unknown). */
+int lmg_input(lmg_graph *g, lm_dtype dtype, int ndim, const int64_t *shape);
+int lmg_param(lmg_graph *g, lm_tensor *w, bool trainable); /* one node per tensor */
+int lmg_const(lmg_graph *g, lm_tensor *value);             /* graph takes ownership */
+int lmg_scalar(lmg_graph *g, float v);
+
+/* Append an op node (runs infer). Any input id < 0 propagates: returns -1.
+ * Node fields set by the builder (iarg, farg, ...) come through init. */
+int lmg_op(lmg_graph *g, const lm_op *op, int n_in, const int *in, const lmg_node *init);
+
+/* Concrete input shape for the next plan (INPUT nodes only). */
+lm_status lmg_set_input_shape(lmg_graph *g, int id, int ndim, const int64_t *shape);
+/* Re-infer shapes and lay out buffers. Inputs not set get their symbolic
+ * shape with LM_NONE replaced by batch. grads: which nodes need gradients
+ * (trainable params and what depends on them). */
+lm_status lmg_plan(lmg_graph *g, int64_t batch, bool with_grads);
+/* The same over the nodes in mask only (others get no buffers). */
+lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bool *mask);
+
+/* Run forward over the nodes needed for targets (mask computed by lmg_mark). */
+void lmg_mark(const lmg_graph *g, int n_targets, const int *targets, bool *mask);
+void lmg_forward(lmg_graph *g, const bool *mask);
+/* Zero gradients, seed d(loss)=1, run backward over masked nodes. */
+void lmg_backward(lmg_graph *g, int loss, const bool *mask);
+
+/* Elements of the concrete shape. */
+int64_t lmg_numel(int ndim, const int64_t *shape);
+/* Profile report through the log hook (LAMINA_PROFILE=1). */
+void lmg_profile_report(lmg_graph *g);
+
+/* Every op kind the library registers (the gradient table must cover them). */
+extern const lm_op *const lmo_registry[];
+extern const int lmo_registry_n;
+
+#endif

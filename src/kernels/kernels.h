@@ -1,0 +1,24 @@
+/* Floor 2: pure compute on raw pointers. The only place that knows BLAS,
+ * SIMD and OpenMP. No graph, no model. */
+#ifndef LM_KERNELS_H
+#define LM_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Row-major C = alpha * op(A) . op(B) + beta * C, op(A) is M x K, op(B) K x N.
+ * Uses CBLAS when built with LAMINA_HAVE_BLAS, else the portable blocked gemm. */
+void lmk_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* The portable blocked gemm (always built; tested against the naive loop). */
+void lmk_sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                        const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                        int ldc);
+/* Thread count for BLAS and OpenMP loops. */
+void lmk_set_threads(int n);
+int lmk_threads(void);
+/* Seconds from a monotonic clock. */
+double lmk_now(void);
+
+#endif

@@ -1,0 +1,23 @@
+/* The list of every op kind (the gradient-check table must cover each) and
+ * small helpers shared by the op files. */
+#include "ops/ops.h"
+
+const lm_op *const lmo_registry[] = {
+    &lmo_op_matmul,     &lmo_op_binary,    &lmo_op_unary,   &lmo_op_clip,    &lmo_op_affine,
+    &lmo_op_activation, &lmo_op_softmax,   &lmo_op_reduce,  &lmo_op_reshape, &lmo_op_concat,
+    &lmo_op_slice,      &lmo_op_transpose, &lmo_op_dropout, &lmo_op_take,    &lmo_op_custom,
+};
+const int lmo_registry_n = (int)(sizeof lmo_registry / sizeof lmo_registry[0]);
+
+lm_status lmo_check_f32(lmg_graph *g, const lmg_node *n) {
+  for (int i = 0; i < n->n_in; i++) {
+    const lmg_node *x = lmg_in(g, n, i);
+    if (x->dtype != LM_FLOAT32) {
+      char s[128];
+      lm_shape_str(x->ndim, x->shape, s, sizeof s);
+      return lm_fail(g->ctx, LM_ERR_ARG, "%s expects float32 inputs, but input %d is %s %s",
+                     n->op->name, i, lm_dtype_name(x->dtype), s);
+    }
+  }
+  return LM_OK;
+}

@@ -1,0 +1,616 @@
+/* Gradient check for every op kind (and every layer's emitted subgraph).
+ *
+ * One table, one entry per op kind and sub-kind. Each entry builds a tiny
+ * graph on leaves (inputs with a symbolic batch and/or trainable params),
+ * takes L = sum(r * y) for a fixed random r, and compares the analytic
+ * gradient of every leaf (lmg_backward) with central finite differences of L
+ * accumulated in double. Inputs stay away from kinks (relu, abs, clip, max)
+ * by more than the step. The RNG of the context is reseeded before every
+ * forward, so dropout sees the same mask in each evaluation and is checked in
+ * training mode.
+ *
+ * A separate test fails when an op in lmo_registry[] (or a sub-kind of
+ * binary/unary/activation/reduce) has no entry here.
+ *
+ * Adding a layer: write a builder `int build(lmg_graph *g, const int *in,
+ * const gc_case *c)` that emits the layer's ops on in[] (it may add its own
+ * lmg_param weights; every trainable param in the graph is checked) and add
+ * an entry in the "layer subgraphs" part of the table, with covers = NULL. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "graph/graph.h"
+#include "layers/layer.h"
+#include "ops/ops.h"
+#include "testutil.h"
+
+#define GC_EPS 1e-3  /* finite-difference step */
+#define GC_RTOL 1e-2 /* relative tolerance */
+#define GC_ATOL 1e-3 /* absolute floor */
+#define GC_KINK 2e-2 /* distance kept from kinks */
+#define GC_SEED 777u /* the context's RNG before each forward */
+
+enum { GC_MAX_IN = 4 };
+
+enum gc_dist {
+  GC_UNIFORM,  /* uniform in [lo, hi], away from the case's kinks */
+  GC_DISTINCT, /* a shuffled even grid over [lo, hi]: no ties (max) */
+  GC_GRID,     /* multiples of 0.1 plus 0.05 * leaf index: leaves never tie (maximum) */
+  GC_INDEX     /* class indices in [0, hi) (take); float32 or int32 */
+};
+
+typedef struct gc_leaf {
+  int ndim;
+  int64_t shape[LM_MAX_DIMS];
+  bool param;     /* a trainable PARAM; otherwise an INPUT with want_grad */
+  lm_dtype dtype; /* LM_FLOAT32 unless an index */
+  int dist;
+  float lo, hi;
+  bool no_grad; /* not differentiated (indices) */
+} gc_leaf;
+
+typedef struct gc_case gc_case;
+/* Emit the ops on the leaves in[]; return the output node (or -1). */
+typedef int (*gc_build_fn)(lmg_graph *g, const int *in, const gc_case *c);
+
+struct gc_case {
+  const char *name;
+  const char *covers; /* the registry op this entry exercises; NULL for a layer */
+  gc_build_fn build;
+  int kind; /* sub-kind for binary/unary/activation/reduce */
+  int iarg[LM_MAX_DIMS];
+  float farg[2];
+  int n_in;
+  gc_leaf in[GC_MAX_IN];
+  float kinks[2];
+  int n_kinks;
+  bool training; /* g->training (dropout) */
+  bool concrete; /* inputs keep their concrete batch while building */
+};
+
+/* ---- builders ---- */
+
+static int b_matmul(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_matmul(g, in[0], in[1], c->n_in > 2 ? in[2] : -1);
+}
+static int b_binary(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_binary(g, c->kind, in[0], in[c->n_in > 1 ? 1 : 0]);
+}
+static int b_unary(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_unary(g, c->kind, in[0]);
+}
+static int b_clip(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_clip(g, in[0], c->farg[0], c->farg[1]);
+}
+static int b_affine(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_affine(g, in[0], c->farg[0], c->farg[1]);
+}
+static int b_act(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_activation(g, c->kind, in[0], c->farg[0]);
+}
+static int b_softmax(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_softmax(g, in[0], c->iarg[0]);
+}
+static int b_reduce(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_reduce(g, c->kind, in[0], (unsigned)c->iarg[0], c->iarg[1] != 0);
+}
+static int b_reshape(lmg_graph *g, const int *in, const gc_case *c) {
+  int64_t s[LM_MAX_DIMS];
+  for (int i = 0; i < c->iarg[0]; i++) s[i] = c->iarg[i + 1];
+  return lmo_reshape(g, in[0], c->iarg[0], s);
+}
+static int b_concat(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_concat(g, c->n_in, in, c->iarg[0]);
+}
+static int b_slice(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_slice(g, in[0], c->iarg[0], c->iarg[1], c->iarg[2]);
+}
+static int b_transpose(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_transpose(g, in[0], c->iarg);
+}
+static int b_dropout(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_dropout(g, in[0], c->farg[0]);
+}
+static int b_take(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_take(g, in[0], in[1]);
+}
+
+/* custom: y = a^3 + a * b, with a^2 kept in the workspace for backward. */
+static lm_status cube_infer(void *ud, lmg_graph *g, lmg_node *n) {
+  (void)ud;
+  const lmg_node *a = lmg_in(g, n, 0), *b = lmg_in(g, n, 1);
+  if (a->ndim != b->ndim) return lm_fail(g->ctx, LM_ERR_SHAPE, "cube: ranks differ");
+  n->dtype = LM_FLOAT32;
+  n->ndim = a->ndim;
+  memcpy(n->shape, a->shape, sizeof n->shape);
+  return LM_OK;
+}
+static size_t cube_workspace(void *ud, const lmg_graph *g, const lmg_node *n) {
+  (void)ud;
+  (void)g;
+  return (size_t)n->size * sizeof(float);
+}
+static void cube_forward(void *ud, lmg_graph *g, lmg_node *n) {
+  (void)ud;
+  const float *a = lmg_in(g, n, 0)->val, *b = lmg_in(g, n, 1)->val;
+  float *sq = n->ws;
+  for (int64_t i = 0; i < n->size; i++) {
+    sq[i] = a[i] * a[i];
+    n->val[i] = sq[i] * a[i] + a[i] * b[i];
+  }
+}
+static void cube_backward(void *ud, lmg_graph *g, lmg_node *n) {
+  (void)ud;
+  lmg_node *a = lmg_in(g, n, 0), *b = lmg_in(g, n, 1);
+  const float *sq = n->ws, *dy = n->grad;
+  for (int64_t i = 0; i < n->size; i++) {
+    if (a->grad) a->grad[i] += dy[i] * (3.0f * sq[i] + b->val[i]);
+    if (b->grad) b->grad[i] += dy[i] * a->val[i];
+  }
+}
+static const lmo_custom_def cube_def = {"cube", cube_infer, cube_forward, cube_backward,
+                                        cube_workspace};
+static int b_custom(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_custom(g, 2, in, &cube_def, NULL);
+}
+
+/* ---- layer subgraphs: Activation, Flatten, Reshape, Dropout and the merges
+ * (src/layers/core_layers.c, merge.c). b_layer makes the layer named by
+ * .kind on the graph's context (which owns it) and runs its emit. */
+enum { GL_SOFTMAX, GL_ELU, GL_FLATTEN, GL_RESHAPE, GL_DROPOUT, GL_ADD, GL_SUBTRACT,
+       GL_MULTIPLY, GL_AVERAGE, GL_MAXIMUM, GL_CONCATENATE };
+static int b_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  static const int64_t target[] = {4, -1};
+  lm_ctx *ctx = g->ctx;
+  lm_layer *l = c->kind == GL_SOFTMAX    ? lm_layer_activation(ctx, "softmax", NULL)
+                : c->kind == GL_ELU      ? lm_layer_activation(ctx, "elu", NULL)
+                : c->kind == GL_FLATTEN  ? lm_layer_flatten(ctx, NULL)
+                : c->kind == GL_RESHAPE  ? lm_layer_reshape(ctx, 2, target, NULL)
+                : c->kind == GL_DROPOUT  ? lm_layer_dropout(ctx, 0.4f, NULL)
+                : c->kind == GL_ADD      ? lm_layer_add(ctx, NULL)
+                : c->kind == GL_SUBTRACT ? lm_layer_subtract(ctx, NULL)
+                : c->kind == GL_MULTIPLY ? lm_layer_multiply(ctx, NULL)
+                : c->kind == GL_AVERAGE  ? lm_layer_average(ctx, NULL)
+                : c->kind == GL_MAXIMUM  ? lm_layer_maximum(ctx, NULL)
+                                         : lm_layer_concatenate(ctx, c->iarg[0], NULL);
+  int out = -1;
+  if (!l || l->cls->emit(l, g, c->n_in, in, &out) != LM_OK) return -1;
+  return out;
+}
+
+/* ---- the table ---- */
+
+#define NDIM(...) ((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
+#define LEAF(par, dist_, lo_, hi_, ...)                                                        \
+  {                                                                                            \
+    .ndim = NDIM(__VA_ARGS__), .shape = {__VA_ARGS__}, .param = par, .dist = dist_, .lo = lo_, \
+    .hi = hi_                                                                                  \
+  }
+#define IN(lo, hi, ...) LEAF(false, GC_UNIFORM, lo, hi, __VA_ARGS__)
+#define PAR(lo, hi, ...) LEAF(true, GC_UNIFORM, lo, hi, __VA_ARGS__)
+#define IN_GRID(lo, hi, ...) LEAF(false, GC_GRID, lo, hi, __VA_ARGS__)
+#define PAR_GRID(lo, hi, ...) LEAF(true, GC_GRID, lo, hi, __VA_ARGS__)
+#define IN_DISTINCT(lo, hi, ...) LEAF(false, GC_DISTINCT, lo, hi, __VA_ARGS__)
+#define SCALAR_PAR(lo_, hi_) \
+  { .ndim = 0, .param = true, .lo = lo_, .hi = hi_ }
+#define INDEX(dt, classes, ...)                                                       \
+  {                                                                                   \
+    .ndim = NDIM(__VA_ARGS__), .shape = {__VA_ARGS__}, .dtype = dt, .dist = GC_INDEX, \
+    .hi = classes, .no_grad = true                                                    \
+  }
+#define KINK0 .kinks = {0.0f}, .n_kinks = 1
+
+static const gc_case cases[] = {
+    /* matmul */
+    {"matmul/bias", "matmul", b_matmul, .n_in = 3,
+     .in = {IN(-1, 1, 3, 4), PAR(-1, 1, 4, 5), PAR(-1, 1, 5)}},
+    {"matmul/rank3 no bias", "matmul", b_matmul, .n_in = 2,
+     .in = {IN(-1, 1, 2, 3, 4), PAR(-1, 1, 4, 2)}},
+
+    /* binary: every kind, the broadcast paths (same shape, trailing vector,
+     * column, scalar, both sides, broadcast first operand) */
+    {"binary/add same shape", "binary", b_binary, .kind = LMO_ADD, .n_in = 2,
+     .in = {IN(-1, 1, 3, 4), IN(-1, 1, 3, 4)}},
+    {"binary/add bias-like", "binary", b_binary, .kind = LMO_ADD, .n_in = 2,
+     .in = {IN(-1, 1, 3, 4), PAR(-1, 1, 4)}},
+    {"binary/sub both broadcast", "binary", b_binary, .kind = LMO_SUB, .n_in = 2,
+     .in = {IN(-1, 1, 3, 1, 4), PAR(-1, 1, 2, 1)}},
+    {"binary/mul column", "binary", b_binary, .kind = LMO_MUL, .n_in = 2,
+     .in = {IN(-1, 1, 3, 4), IN(-1, 1, 3, 1)}},
+    {"binary/mul scalar", "binary", b_binary, .kind = LMO_MUL, .n_in = 2,
+     .in = {IN(-1, 1, 3, 4), SCALAR_PAR(0.5f, 1.5f)}},
+    {"binary/mul same input twice", "binary", b_binary, .kind = LMO_MUL, .n_in = 1,
+     .in = {IN(-1, 1, 3, 4)}},
+    {"binary/div trailing", "binary", b_binary, .kind = LMO_DIV, .n_in = 2,
+     .in = {IN(-1, 1, 3, 4), PAR(0.5f, 2, 4)}},
+    {"binary/div first broadcast", "binary", b_binary, .kind = LMO_DIV, .n_in = 2,
+     .in = {PAR(-1, 1, 1, 4), IN(0.5f, 2, 3, 4)}},
+    {"binary/maximum", "binary", b_binary, .kind = LMO_MAXIMUM, .n_in = 2,
+     .in = {IN_GRID(-1, 1, 3, 4), PAR_GRID(-1, 1, 4)}},
+    {"binary/minimum", "binary", b_binary, .kind = LMO_MINIMUM, .n_in = 2,
+     .in = {IN_GRID(-1, 1, 2, 3, 4), IN_GRID(-1, 1, 2, 3, 1)}},
+
+    /* unary, clip, affine */
+    {"unary/exp", "unary", b_unary, .kind = LMO_EXP, .n_in = 1, .in = {IN(-1, 1, 3, 4)}},
+    {"unary/log", "unary", b_unary, .kind = LMO_LOG, .n_in = 1, .in = {IN(0.5f, 2, 3, 4)}},
+    {"unary/sqrt", "unary", b_unary, .kind = LMO_SQRT, .n_in = 1, .in = {IN(0.5f, 2, 3, 4)}},
+    {"unary/square", "unary", b_unary, .kind = LMO_SQUARE, .n_in = 1, .in = {IN(-1, 1, 3, 4)}},
+    {"unary/abs", "unary", b_unary, .kind = LMO_ABS, .n_in = 1, .in = {IN(-1, 1, 3, 4)}, KINK0},
+    {"unary/neg", "unary", b_unary, .kind = LMO_NEG, .n_in = 1, .in = {IN(-1, 1, 3, 4)}},
+    {"clip", "clip", b_clip, .farg = {-0.5f, 0.7f}, .n_in = 1, .in = {IN(-1.5f, 1.5f, 3, 4)},
+     .kinks = {-0.5f, 0.7f}, .n_kinks = 2},
+    {"affine", "affine", b_affine, .farg = {1.5f, -0.3f}, .n_in = 1, .in = {IN(-1, 1, 3, 4)}},
+
+    /* activations (softmax goes to the softmax op) */
+    {"activation/linear", "activation", b_act, .kind = LMO_LINEAR, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}},
+    {"activation/relu", "activation", b_act, .kind = LMO_RELU, .n_in = 1, .in = {IN(-2, 2, 3, 4)},
+     KINK0},
+    {"activation/sigmoid", "activation", b_act, .kind = LMO_SIGMOID, .n_in = 1,
+     .in = {IN(-3, 3, 3, 4)}},
+    {"activation/hard_sigmoid", "activation", b_act, .kind = LMO_HARD_SIGMOID, .n_in = 1,
+     .in = {IN(-4, 4, 3, 4)}, .kinks = {-2.5f, 2.5f}, .n_kinks = 2},
+    {"activation/tanh", "activation", b_act, .kind = LMO_TANH, .n_in = 1, .in = {IN(-2, 2, 3, 4)}},
+    {"activation/softmax", "softmax", b_act, .kind = LMO_SOFTMAX, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}},
+    {"activation/elu", "activation", b_act, .kind = LMO_ELU, .n_in = 1, .in = {IN(-2, 2, 3, 4)},
+     KINK0},
+    {"activation/elu alpha 0.5", "activation", b_act, .kind = LMO_ELU, .farg = {0.5f}, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}, KINK0},
+    {"activation/selu", "activation", b_act, .kind = LMO_SELU, .n_in = 1, .in = {IN(-2, 2, 3, 4)},
+     KINK0},
+    {"activation/softplus", "activation", b_act, .kind = LMO_SOFTPLUS, .n_in = 1,
+     .in = {IN(-3, 3, 3, 4)}},
+    {"activation/softsign", "activation", b_act, .kind = LMO_SOFTSIGN, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}, KINK0},
+    {"activation/leaky_relu", "activation", b_act, .kind = LMO_LEAKY_RELU, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}, KINK0},
+
+    /* softmax over a middle and the last axis */
+    {"softmax/middle axis", "softmax", b_softmax, .iarg = {1}, .n_in = 1,
+     .in = {IN(-2, 2, 2, 3, 4)}},
+    {"softmax/last axis", "softmax", b_softmax, .iarg = {2}, .n_in = 1, .in = {IN(-2, 2, 2, 3, 4)}},
+
+    /* reduce: iarg = {axes mask (0 = all), keepdims} */
+    {"reduce/sum axis 1", "reduce", b_reduce, .kind = LMO_SUM, .iarg = {2, 0}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    {"reduce/sum all keepdims", "reduce", b_reduce, .kind = LMO_SUM, .iarg = {0, 1}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    {"reduce/sum axes 0,2", "reduce", b_reduce, .kind = LMO_SUM, .iarg = {5, 0}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    {"reduce/sum batch", "reduce", b_reduce, .kind = LMO_SUM, .iarg = {1, 0}, .n_in = 1,
+     .in = {IN(-1, 1, 5, 3)}},
+    {"reduce/mean axis 2 keepdims", "reduce", b_reduce, .kind = LMO_MEAN, .iarg = {4, 1}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    {"reduce/mean all", "reduce", b_reduce, .kind = LMO_MEAN, .iarg = {0, 0}, .n_in = 1,
+     .in = {IN(-1, 1, 3, 4)}},
+    {"reduce/mean batch keepdims", "reduce", b_reduce, .kind = LMO_MEAN, .iarg = {1, 1}, .n_in = 1,
+     .in = {IN(-1, 1, 5, 3)}},
+    {"reduce/max axis 1", "reduce", b_reduce, .kind = LMO_MAX, .iarg = {2, 0}, .n_in = 1,
+     .in = {IN_DISTINCT(-2, 2, 2, 3, 4)}},
+    {"reduce/max all keepdims", "reduce", b_reduce, .kind = LMO_MAX, .iarg = {0, 1}, .n_in = 1,
+     .in = {IN_DISTINCT(-2, 2, 3, 4)}},
+    {"reduce/max batch keepdims", "reduce", b_reduce, .kind = LMO_MAX, .iarg = {1, 1}, .n_in = 1,
+     .in = {IN_DISTINCT(-2, 2, 5, 3)}},
+
+    /* shape ops */
+    {"reshape/-1", "reshape", b_reshape, .iarg = {2, -1, 4}, .n_in = 1, .in = {IN(-1, 1, 3, 2, 6)}},
+    {"concat/axis 1", "concat", b_concat, .iarg = {1}, .n_in = 2,
+     .in = {IN(-1, 1, 3, 2), PAR(-1, 1, 3, 4)}},
+    {"concat/axis 2 of three", "concat", b_concat, .iarg = {2}, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3, 1), IN(-1, 1, 2, 3, 2), IN(-1, 1, 2, 3, 3)}},
+    {"concat/axis 0", "concat", b_concat, .iarg = {0}, .n_in = 2,
+     .in = {IN(-1, 1, 2, 3), IN(-1, 1, 1, 3)}, .concrete = true},
+    {"slice/axis 1", "slice", b_slice, .iarg = {1, 1, 3}, .n_in = 1, .in = {IN(-1, 1, 3, 5)}},
+    {"slice/axis 0", "slice", b_slice, .iarg = {0, 1, 2}, .n_in = 1, .in = {IN(-1, 1, 4, 3, 2)}},
+    {"transpose/3d", "transpose", b_transpose, .iarg = {2, 0, 1}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    {"transpose/2d", "transpose", b_transpose, .iarg = {1, 0}, .n_in = 1, .in = {IN(-1, 1, 3, 4)}},
+
+    /* dropout: training with a fixed mask (reseeded RNG), and inference */
+    {"dropout/training", "dropout", b_dropout, .farg = {0.5f}, .n_in = 1, .in = {IN(-1, 1, 4, 5)},
+     .training = true},
+    {"dropout/inference", "dropout", b_dropout, .farg = {0.5f}, .n_in = 1, .in = {IN(-1, 1, 4, 5)}},
+
+    /* take */
+    {"take/int32 (N)", "take", b_take, .n_in = 2, .in = {IN(-1, 1, 4, 5), INDEX(LM_INT32, 5, 4)}},
+    {"take/float32 (N, 1)", "take", b_take, .n_in = 2,
+     .in = {PAR(-1, 1, 4, 5), INDEX(LM_FLOAT32, 5, 4, 1)}},
+
+    /* custom */
+    {"custom/cube", "custom", b_custom, .n_in = 2, .in = {IN(-1, 1, 3, 4), PAR(-1, 1, 3, 4)}},
+
+    /* ---- layer subgraphs: add entries below (covers = NULL) ----
+     * {"layer/dense relu", NULL, build_dense_relu, .n_in = 1, .in = {IN(-1, 1, 3, 4)},
+     *  KINK0}, */
+    /* core_layers.c, merge.c (b_layer): inputs (batch first) reach the ops
+     * with a None batch, as in a model */
+    {"layer/activation softmax", NULL, b_layer, .kind = GL_SOFTMAX, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}},
+    {"layer/activation elu", NULL, b_layer, .kind = GL_ELU, .n_in = 1, .in = {IN(-2, 2, 3, 4)},
+     KINK0},
+    {"layer/flatten", NULL, b_layer, .kind = GL_FLATTEN, .n_in = 1, .in = {IN(-1, 1, 2, 3, 2)}},
+    {"layer/reshape (4, -1)", NULL, b_layer, .kind = GL_RESHAPE, .n_in = 1,
+     .in = {IN(-1, 1, 2, 2, 6)}},
+    {"layer/dropout training", NULL, b_layer, .kind = GL_DROPOUT, .n_in = 1,
+     .in = {IN(-1, 1, 4, 5)}, .training = true},
+    {"layer/add three", NULL, b_layer, .kind = GL_ADD, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3), IN(-1, 1, 2, 3), IN(-1, 1, 2, 3)}},
+    {"layer/add broadcast, lower rank", NULL, b_layer, .kind = GL_ADD, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3, 4), IN(-1, 1, 2, 4), IN(-1, 1, 2, 3, 1)}},
+    {"layer/subtract broadcast", NULL, b_layer, .kind = GL_SUBTRACT, .n_in = 2,
+     .in = {IN(-1, 1, 2, 3, 1), IN(-1, 1, 2, 3, 4)}},
+    {"layer/multiply three", NULL, b_layer, .kind = GL_MULTIPLY, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3), IN(-1, 1, 2, 3), IN(-1, 1, 2, 3)}},
+    {"layer/average three", NULL, b_layer, .kind = GL_AVERAGE, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3), IN(-1, 1, 2, 3), IN(-1, 1, 2, 3)}},
+    {"layer/maximum three", NULL, b_layer, .kind = GL_MAXIMUM, .n_in = 3,
+     .in = {IN_GRID(-1, 1, 2, 3), IN_GRID(-1, 1, 2, 3), IN_GRID(-1, 1, 2, 3)}},
+    {"layer/concatenate axis -1", NULL, b_layer, .kind = GL_CONCATENATE, .iarg = {-1}, .n_in = 2,
+     .in = {IN(-1, 1, 2, 3, 2), IN(-1, 1, 2, 3, 1)}},
+    {"layer/concatenate axis 1 of three", NULL, b_layer, .kind = GL_CONCATENATE, .iarg = {1},
+     .n_in = 3, .in = {IN(-1, 1, 2, 1, 2), IN(-1, 1, 2, 2, 2), IN(-1, 1, 2, 3, 2)}},
+};
+enum { N_CASES = (int)(sizeof cases / sizeof cases[0]) };
+
+/* ---- the harness ---- */
+
+static uint64_t name_seed(const char *s) {
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+  return h;
+}
+
+static bool near_kink(const gc_case *c, float v) {
+  for (int k = 0; k < c->n_kinks; k++)
+    if (fabsf(v - c->kinks[k]) < GC_KINK) return true;
+  return false;
+}
+
+static void fill_leaf(const gc_case *c, int li, lmg_node *n, uint64_t rng[4]) {
+  const gc_leaf *L = &c->in[li];
+  int64_t size = n->size;
+  if (L->dist == GC_INDEX) {
+    for (int64_t i = 0; i < size; i++) {
+      int v = (int)(lm_rng_uniform(rng) * L->hi);
+      if (n->dtype == LM_INT32)
+        ((int32_t *)n->val)[i] = v;
+      else
+        n->val[i] = (float)v;
+    }
+    return;
+  }
+  if (L->dist == GC_DISTINCT) {
+    for (int64_t i = 0; i < size; i++) n->val[i] = (float)i;
+    for (int64_t i = size - 1; i > 0; i--) { /* Fisher-Yates */
+      int64_t j = (int64_t)(lm_rng_uniform(rng) * (double)(i + 1));
+      float t = n->val[i];
+      n->val[i] = n->val[j];
+      n->val[j] = t;
+    }
+    for (int64_t i = 0; i < size; i++)
+      n->val[i] = L->lo + (L->hi - L->lo) * (n->val[i] + 0.5f) / (float)size;
+    return;
+  }
+  for (int64_t i = 0; i < size; i++) {
+    float v;
+    do {
+      v = L->lo + (L->hi - L->lo) * (float)lm_rng_uniform(rng);
+      if (L->dist == GC_GRID) v = roundf(v * 10.0f) * 0.1f + 0.05f * (float)li;
+    } while (near_kink(c, v));
+    n->val[i] = v;
+  }
+}
+
+typedef struct gc_graph {
+  lm_ctx *ctx;
+  lmg_graph g;
+  int leaf[GC_MAX_IN];
+  lm_tensor *owned[GC_MAX_IN];
+  int y, loss;
+  const float *r;
+} gc_graph;
+
+static void gc_forward(gc_graph *G) {
+  lm_rng_seed(G->ctx->rng, GC_SEED);
+  lmg_forward(&G->g, NULL);
+}
+
+static double gc_loss(gc_graph *G) {
+  const lmg_node *y = lmg_at(&G->g, G->y);
+  double s = 0.0;
+  for (int64_t i = 0; i < y->size; i++) s += (double)G->r[i] * (double)y->val[i];
+  return s;
+}
+
+/* Build leaves, the case's ops, and L = sum(r * y); plan with gradients. */
+static void gc_build(gc_graph *G, const gc_case *c, uint64_t rng[4]) {
+  memset(G, 0, sizeof *G);
+  G->ctx = tu_ctx();
+  assert_non_null(G->ctx);
+  assert_int_equal(lmg_init(&G->g, G->ctx), LM_OK);
+  lmg_graph *g = &G->g;
+  g->training = c->training;
+  int64_t batch = -1;
+  for (int i = 0; i < c->n_in; i++) {
+    const gc_leaf *L = &c->in[i];
+    if (L->param) {
+      G->owned[i] = lmt_new(G->ctx, L->dtype, L->ndim, L->shape);
+      assert_non_null(G->owned[i]);
+      G->leaf[i] = lmg_param(g, G->owned[i], !L->no_grad);
+    } else {
+      int64_t sym[LM_MAX_DIMS];
+      memcpy(sym, L->shape, sizeof sym);
+      if (!c->concrete && L->ndim > 0) {
+        if (batch < 0) batch = L->shape[0];
+        assert_int_equal(batch, L->shape[0]); /* symbolic inputs share the batch */
+        sym[0] = LM_NONE;
+      }
+      G->leaf[i] = lmg_input(g, L->dtype, L->ndim, sym);
+      assert_true(G->leaf[i] >= 0);
+      lmg_at(g, G->leaf[i])->want_grad = !L->no_grad;
+    }
+  }
+  G->y = c->build(g, G->leaf, c);
+  if (G->y < 0) fail_msg("%s: build failed: %s", c->name, lm_errmsg(G->ctx));
+  if (c->covers) {
+    bool found = false;
+    for (int i = 0; i < g->n_nodes; i++)
+      if (g->nodes[i].op && strcmp(g->nodes[i].op->name, c->covers) == 0) found = true;
+    if (!found) fail_msg("%s: the graph has no '%s' node", c->name, c->covers);
+  }
+  if (batch < 0) batch = 1;
+  if (lmg_plan(g, batch, true) != LM_OK) fail_msg("%s: plan: %s", c->name, lm_errmsg(G->ctx));
+  const lmg_node *y = lmg_at(g, G->y);
+  assert_int_equal(y->dtype, LM_FLOAT32);
+  lm_tensor *rt = lmt_new(G->ctx, LM_FLOAT32, y->ndim, y->shape);
+  assert_non_null(rt);
+  float *r = rt->data;
+  for (int64_t i = 0; i < rt->size; i++) r[i] = (float)(2.0 * lm_rng_uniform(rng) - 1.0);
+  G->r = r;
+  int rn = lmg_const(g, rt);
+  G->loss = lmo_reduce(g, LMO_SUM, lmo_binary(g, LMO_MUL, G->y, rn), 0, false);
+  assert_true(G->loss >= 0);
+  if (lmg_plan(g, batch, true) != LM_OK) fail_msg("%s: plan: %s", c->name, lm_errmsg(G->ctx));
+  for (int i = 0; i < c->n_in; i++) fill_leaf(c, i, lmg_at(g, G->leaf[i]), rng);
+}
+
+static void gc_free(gc_graph *G) {
+  lmg_release(&G->g);
+  for (int i = 0; i < GC_MAX_IN; i++) lmt_free(G->owned[i]);
+  lm_ctx_free(G->ctx);
+}
+
+static bool checked(const lmg_node *n) {
+  if (n->dtype != LM_FLOAT32 || !n->grad) return false;
+  return (n->kind == LMG_INPUT && n->want_grad) || (n->kind == LMG_PARAM && n->trainable);
+}
+
+static void run_case(void **state) {
+  const gc_case *c = *state;
+  uint64_t rng[4];
+  lm_rng_seed(rng, name_seed(c->name));
+  gc_graph G;
+  gc_build(&G, c, rng);
+  lmg_graph *g = &G.g;
+
+  gc_forward(&G);
+  double l0 = gc_loss(&G);
+  float lg = lmg_at(g, G.loss)->val[0];
+  assert_true(fabs(lg - l0) <= 1e-4 + 1e-4 * fabs(l0)); /* mul + sum agree with the harness */
+  lmg_backward(g, G.loss, NULL);
+
+  int n_checked = 0, n_bad = 0;
+  double worst = 0.0;
+  for (int id = 0; id < g->n_nodes; id++) {
+    lmg_node *v = lmg_at(g, id);
+    if (!checked(v)) continue;
+    n_checked++;
+    float *analytic = malloc(sizeof(float) * (size_t)(v->size ? v->size : 1));
+    assert_non_null(analytic);
+    memcpy(analytic, v->grad, sizeof(float) * (size_t)v->size);
+    for (int64_t j = 0; j < v->size; j++) {
+      float save = v->val[j];
+      float hi = (float)(save + GC_EPS), lo = (float)(save - GC_EPS);
+      v->val[j] = hi;
+      gc_forward(&G);
+      double lp = gc_loss(&G);
+      v->val[j] = lo;
+      gc_forward(&G);
+      double lm = gc_loss(&G);
+      v->val[j] = save;
+      double fd = (lp - lm) / ((double)hi - (double)lo), a = analytic[j];
+      double err = fabs(a - fd), tol = GC_ATOL + GC_RTOL * fmax(fabs(a), fabs(fd));
+      if (err / tol > worst) worst = err / tol;
+      if (err > tol && n_bad++ < 5)
+        print_error("%s: node %d (%s) element %lld: analytic %.6g, numeric %.6g\n", c->name, id,
+                    v->kind == LMG_PARAM ? "param" : "input", (long long)j, a, fd);
+    }
+    free(analytic);
+  }
+  gc_free(&G);
+  if (getenv("LAMINA_GC_VERBOSE")) print_message("%s: worst err/tol %.3g\n", c->name, worst);
+  if (n_checked == 0) fail_msg("%s: no leaf has a gradient", c->name);
+  if (n_bad) fail_msg("%s: %d gradient elements off (worst err/tol %.3g)", c->name, n_bad, worst);
+}
+
+/* Dropout in training: the gradient is the saved mask times dy, about half
+ * the elements are dropped, and the kept ones are scaled by 1 / (1 - rate). */
+static void test_dropout_mask_gradient(void **state) {
+  (void)state;
+  lm_ctx *ctx = tu_ctx();
+  lmg_graph g;
+  lmg_init(&g, ctx);
+  g.training = true;
+  int64_t shape[2] = {LM_NONE, 100};
+  int x = lmg_input(&g, LM_FLOAT32, 2, shape);
+  lmg_at(&g, x)->want_grad = true;
+  int y = lmo_dropout(&g, x, 0.5f);
+  assert_true(y >= 0);
+  assert_int_equal(lmg_plan(&g, 40, true), LM_OK);
+  lmg_node *xn = lmg_at(&g, x), *yn = lmg_at(&g, y);
+  for (int64_t i = 0; i < xn->size; i++) xn->val[i] = 1.0f + (float)(i % 7);
+  lmg_forward(&g, NULL);
+  lmg_backward(&g, y, NULL); /* dy = 1 */
+  const float *mask = yn->ws;
+  assert_non_null(mask);
+  int64_t dropped = 0;
+  for (int64_t i = 0; i < xn->size; i++) {
+    assert_true(mask[i] == 0.0f || mask[i] == 2.0f);
+    assert_true(xn->grad[i] == mask[i]);
+    assert_true(yn->val[i] == xn->val[i] * mask[i]);
+    dropped += mask[i] == 0.0f;
+  }
+  assert_true(dropped > 1600 && dropped < 2400); /* 4000 elements, rate 0.5 */
+  lmg_release(&g);
+  lm_ctx_free(ctx);
+}
+
+static bool has_case(gc_build_fn build, int kind, int keepdims) {
+  for (int i = 0; i < N_CASES; i++)
+    if (cases[i].build == build && cases[i].kind == kind &&
+        (keepdims < 0 || cases[i].iarg[1] == keepdims))
+      return true;
+  return false;
+}
+
+/* Every registered op and every sub-kind has an entry in the table. */
+static void test_registry_covered(void **state) {
+  (void)state;
+  int missing = 0;
+  assert_true(lmo_registry_n > 0);
+  for (int i = 0; i < lmo_registry_n; i++) {
+    const char *name = lmo_registry[i]->name;
+    bool found = false;
+    for (int k = 0; k < N_CASES; k++)
+      if (cases[k].covers && strcmp(cases[k].covers, name) == 0) found = true;
+    if (!found) {
+      print_error("op '%s' is registered but has no gradient-check entry\n", name);
+      missing++;
+    }
+  }
+  for (int k = LMO_ADD; k <= LMO_MINIMUM; k++)
+    if (!has_case(b_binary, k, -1)) print_error("binary kind %d unchecked\n", k), missing++;
+  for (int k = LMO_EXP; k <= LMO_NEG; k++)
+    if (!has_case(b_unary, k, -1)) print_error("unary kind %d unchecked\n", k), missing++;
+  for (int k = 0; k < LMO_N_ACT; k++)
+    if (!has_case(b_act, k, -1))
+      print_error("activation %s unchecked\n", lmo_act_name(k)), missing++;
+  for (int k = LMO_SUM; k <= LMO_MAX; k++)
+    for (int keep = 0; keep <= 1; keep++)
+      if (!has_case(b_reduce, k, keep))
+        print_error("reduce kind %d keepdims %d unchecked\n", k, keep), missing++;
+  assert_int_equal(missing, 0);
+}
+
+int main(void) {
+  struct CMUnitTest tests[N_CASES + 2];
+  for (int i = 0; i < N_CASES; i++)
+    tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL, (void *)&cases[i]};
+  tests[N_CASES] = (struct CMUnitTest)cmocka_unit_test(test_registry_covered);
+  tests[N_CASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_dropout_mask_gradient);
+  return _cmocka_run_group_tests("gradcheck", tests, N_CASES + 2, NULL, NULL);
+}
