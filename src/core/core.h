@@ -110,7 +110,7 @@ void lm_buf_printf(lm_buf *b, const char *fmt, ...) __attribute__((format(printf
 /* Write a file atomically: tmp file in the same folder, fsync, rename. */
 lm_status lm_write_file_atomic(lm_ctx *ctx, const char *path, const void *const *parts,
                                const size_t *lens, int n_parts);
-/* Read a whole file (gz-compressed files are read through zlib when gz is true). */
+/* Read a whole file; a name ending in .gz is inflated through zlib. */
 lm_status lm_read_file(lm_ctx *ctx, const char *path, char **data, size_t *len);
 
 #endif

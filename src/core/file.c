@@ -34,24 +34,20 @@ static lm_status write_all(int fd, const void *p, size_t n) {
 /* Makes the rename itself durable. Best effort: by now the new file is in
  * place and complete, so a folder that cannot be synced (some file systems
  * refuse fsync on directories) is no reason to report the save as failed. */
-static void sync_parent_dir(lm_ctx *ctx, const char *path) {
+static void sync_parent_dir(const char *path) {
+  char dir[4096] = ".";
   const char *slash = strrchr(path, '/');
-  char *dir = NULL;
   if (slash) {
     size_t n = slash == path ? 1 : (size_t)(slash - path);
-    dir = lm_alloc(ctx, n + 1);
-    if (!dir) {
-      lm_clear_error(ctx); /* the file is saved; an unsynced folder is not an error */
-      return;
-    }
+    if (n >= sizeof dir) return; /* such a folder name is rare; skipping costs durability only */
     memcpy(dir, path, n);
+    dir[n] = 0;
   }
-  int fd = open(dir ? dir : ".", O_RDONLY);
+  int fd = open(dir, O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     (void)fsync(fd);
     close(fd);
   }
-  lm_dealloc(ctx, dir);
 }
 
 lm_status lm_write_file_atomic(lm_ctx *ctx, const char *path, const void *const *parts,
@@ -64,7 +60,7 @@ lm_status lm_write_file_atomic(lm_ctx *ctx, const char *path, const void *const 
   if (!tmp) return LM_ERR_NOMEM;
   snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
 
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) {
     lm_status st = lm_fail(ctx, LM_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     lm_dealloc(ctx, tmp);
@@ -82,14 +78,14 @@ lm_status lm_write_file_atomic(lm_ctx *ctx, const char *path, const void *const 
     return lm_fail(ctx, LM_ERR_IO, "cannot write '%s': %s", path, strerror(err));
   }
   lm_dealloc(ctx, tmp);
-  sync_parent_dir(ctx, path);
+  sync_parent_dir(path);
   return LM_OK;
 }
 
 /* ---- whole-file read ---- */
 
 static lm_status read_plain(lm_ctx *ctx, const char *path, char **data, size_t *len) {
-  int fd = open(path, O_RDONLY);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return lm_fail(ctx, LM_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   struct stat stt;
   size_t cap = 1 << 16;

@@ -600,7 +600,7 @@ lm_status lm_npz_load(lm_ctx *ctx, const char *path, int *n, char ***names,
   }
   uint64_t pos = off;
   for (uint64_t i = 0; i < count && !st; i++) {
-    zip_member m;
+    zip_member m = {0};
     st = read_member(&r, &pos, off + size, &m);
     if (!st) st = load_member(&r, &m, &nm[i], &arr[i]);
     if (!st) done++;

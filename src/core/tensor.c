@@ -27,7 +27,7 @@ static lm_status check_shape(lm_ctx *ctx, int ndim, const int64_t *shape, int64_
 }
 
 lm_tensor *lmt_new(lm_ctx *ctx, lm_dtype dtype, int ndim, const int64_t *shape) {
-  int64_t size;
+  int64_t size = 0;
   if (check_shape(ctx, ndim, shape, &size)) return NULL;
   if (dtype != LM_FLOAT32 && dtype != LM_INT32) {
     lm_fail(ctx, LM_ERR_ARG, "unknown dtype %d", (int)dtype);

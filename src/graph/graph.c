@@ -168,6 +168,8 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
       g->plan_mask == mask)
     return LM_OK;
   lm_ctx *ctx = g->ctx;
+  g->planned = false; /* until every shape is inferred again */
+  g->threads = ctx->threads > 0 ? ctx->threads : 1;
   size_t val_bytes = 0, grad_bytes = 0, ws_bytes = 0;
   for (int i = 0; i < g->n_nodes; i++) {
     lmg_node *n = &g->nodes[i];

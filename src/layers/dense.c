@@ -53,8 +53,9 @@ static lm_status dense_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_s
 static lm_status dense_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {
   dense_cfg *c = l->cfg;
   int w = lmg_param(g, l->weights[0].t, l->trainable);
-  int b = c->use_bias ? lmg_param(g, l->weights[1].t, l->trainable) : -2;
-  int y = lmo_matmul(g, in[0], w, b == -2 ? -1 : b);
+  int b = c->use_bias ? lmg_param(g, l->weights[1].t, l->trainable) : -1;
+  if (w < 0 || (c->use_bias && b < 0)) return g->ctx->err;
+  int y = lmo_matmul(g, in[0], w, b);
   if (c->activation != LMO_LINEAR) y = lmo_activation(g, c->activation, y, 0.0f);
   *out = y;
   return y < 0 ? g->ctx->err : LM_OK;

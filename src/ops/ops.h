@@ -27,25 +27,28 @@ enum lmo_act_kind {
   LMO_LINEAR, LMO_RELU, LMO_SIGMOID, LMO_HARD_SIGMOID, LMO_TANH, LMO_SOFTMAX, LMO_ELU,
   LMO_SELU, LMO_SOFTPLUS, LMO_SOFTSIGN, LMO_LEAKY_RELU, LMO_N_ACT
 };
-/* Keras activations. alpha: elu (default 1), leaky_relu (default 0.3).
- * softmax is over the last axis. */
+/* Keras activations. alpha: elu (default 1), leaky_relu (default 0.3); 0
+ * means the default. LMO_SOFTMAX makes a softmax node over the last axis;
+ * LMO_LINEAR still makes a node (a copy). */
 int lmo_activation(lmg_graph *g, int kind, int x, float alpha);
 int lmo_act_parse(const char *name); /* Keras name ("relu", NULL/"linear") -> kind, -1 unknown */
 const char *lmo_act_name(int kind);
 int lmo_softmax(lmg_graph *g, int x, int axis);
 
 enum lmo_reduce_kind { LMO_SUM, LMO_MEAN, LMO_MAX };
-/* Reduce over the axes in the bitmask (bit i = axis i; 0 = all axes). */
+/* Reduce over the axes in the bitmask (bit i = axis i; 0 = all axes). Max
+ * splits the gradient evenly between tied maxima (tf.reduce_max). */
 int lmo_reduce(lmg_graph *g, int kind, int x, unsigned axes, bool keepdims);
 
-/* Reshape keeping axis 0 (batch): shape lists the other axes, one may be -1. */
+/* Reshape keeping axis 0 (batch): shape lists the other axes, one may be -1.
+ * Shape ops move 4-byte elements, so they also carry int32 tensors. */
 int lmo_reshape(lmg_graph *g, int x, int ndim, const int64_t *shape);
 int lmo_concat(lmg_graph *g, int n, const int *xs, int axis);
 int lmo_slice(lmg_graph *g, int x, int axis, int64_t start, int64_t len);
 int lmo_transpose(lmg_graph *g, int x, const int *perm);
 
-/* Inverted dropout in training mode, identity otherwise or when rate is 0 or 1.
- * The mask comes from the context's RNG. */
+/* Inverted dropout in training mode, identity otherwise or when rate is 0 or >= 1.
+ * The mask comes from the context's RNG (serially, so it depends on the seed only). */
 int lmo_dropout(lmg_graph *g, int x, float rate);
 
 /* y[i] = x[i, idx[i]]: x (N, C), idx (N) or (N, 1) class indices (float32
@@ -53,7 +56,9 @@ int lmo_dropout(lmg_graph *g, int x, float rate);
 int lmo_take(lmg_graph *g, int x, int idx);
 
 /* An op written by hand: the callbacks work on the node directly (inputs via
- * lmg_in, value n->val, gradient n->grad, scratch n->ws). */
+ * lmg_in, value n->val, gradient n->grad, scratch n->ws). The graph keeps a
+ * copy of *def; ud must outlive the graph. backward adds (+=) into the
+ * inputs' grad where it is not NULL, like every op. */
 typedef struct lmo_custom_def {
   const char *name;
   lm_status (*infer)(void *ud, lmg_graph *g, lmg_node *n);
