@@ -125,7 +125,7 @@ static void check_all_impls(const problem *p) {
 }
 
 /* The brief's odd sizes; one exact 6x16 tile; K over the one-step limit (three K steps); rows
- * and columns of one; N over one B block (4080 columns) with a ragged end. */
+ * and columns of one; N over two B blocks (2040 columns) with a ragged end. */
 static const int SHAPES[][3] = {{1, 1, 1},    {7, 13, 5},    {65, 33, 129}, {300, 200, 257},
                                 {6, 16, 256}, {13, 17, 600}, {1, 40, 3},    {40, 1, 3},
                                 {5, 4200, 7}};

@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "graph/graph.h"
 #include "layers/layer.h"
+#include "train/train.h"
 #include "ops/ops.h"
 #include "testutil.h"
 
@@ -181,6 +182,27 @@ static int b_layer(lmg_graph *g, const int *in, const gc_case *c) {
   return out;
 }
 
+/* Dense: a layer built on a symbolic input of the leaf's shape; the kernel
+ * and bias become PARAM nodes the harness checks. kind: 0 linear + bias,
+ * 1 relu + bias, 2 tanh without bias. */
+static int b_dense(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  static const char *const acts[] = {"linear", "relu", "tanh"};
+  lm_dense_opts o = {.activation = acts[c->kind], .no_bias = c->kind == 2,
+                     .bias_initializer = "uniform"};
+  lm_layer *l = lm_layer_dense(ctx, 3, &o);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, LM_FLOAT32, NULL);
+  int out = -1;
+  if (!lm_layer_call(l, s) || l->cls->emit(l, g, 1, in, &out) != LM_OK) return -1;
+  return out;
+}
+
+/* Keras losses (src/train/losses.c): in[0] = y_pred, in[1] = y_true. */
+static int b_loss(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmt_loss_build(g, c->kind, in[1], in[0]);
+}
+
 /* ---- the table ---- */
 
 #define NDIM(...) ((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
@@ -326,6 +348,20 @@ static const gc_case cases[] = {
     /* ---- layer subgraphs: add entries below (covers = NULL) ----
      * {"layer/dense relu", NULL, build_dense_relu, .n_in = 1, .in = {IN(-1, 1, 3, 4)},
      *  KINK0}, */
+    /* dense.c */
+    {"layer/dense linear", NULL, b_dense, .kind = 0, .n_in = 1, .in = {IN(-1, 1, 4, 5)}},
+    {"layer/dense relu", NULL, b_dense, .kind = 1, .n_in = 1, .in = {IN(-1, 1, 4, 5)}},
+    {"layer/dense tanh rank 3, no bias", NULL, b_dense, .kind = 2, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    /* losses (train/losses.c) */
+    {"loss/mse", NULL, b_loss, .kind = LMT_MSE, .n_in = 2, .in = {IN(0, 1, 4, 3), IN(0, 1, 4, 3)}},
+    {"loss/mae", NULL, b_loss, .kind = LMT_MAE, .n_in = 2, .in = {IN(0, 1, 4, 3), IN(2, 3, 4, 3)}},
+    {"loss/categorical_crossentropy", NULL, b_loss, .kind = LMT_CCE, .n_in = 2,
+     .in = {IN(0.05, 0.95, 4, 3), IN(0, 1, 4, 3)}},
+    {"loss/sparse_categorical_crossentropy", NULL, b_loss, .kind = LMT_SCCE, .n_in = 2,
+     .in = {IN(0.05, 0.95, 4, 3), INDEX(LM_FLOAT32, 3, 4, 1)}},
+    {"loss/binary_crossentropy", NULL, b_loss, .kind = LMT_BCE, .n_in = 2,
+     .in = {IN(0.05, 0.95, 4, 2), IN(0, 1, 4, 2)}},
     /* core_layers.c, merge.c (b_layer): inputs (batch first) reach the ops
      * with a None batch, as in a model */
     {"layer/activation softmax", NULL, b_layer, .kind = GL_SOFTMAX, .n_in = 1,
@@ -606,11 +642,35 @@ static void test_registry_covered(void **state) {
   assert_int_equal(missing, 0);
 }
 
+/* Every layer class (but InputLayer) and every loss has a subgraph entry. */
+static void test_layers_and_losses_covered(void **state) {
+  (void)state;
+  int missing = 0;
+  for (int i = 0; i < lml_registry_n; i++) {
+    const lml_class *cls = lml_registry[i];
+    if (cls == &lml_input_class) continue;
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "layer/%s", cls->prefix);
+    bool found = false;
+    for (int k = 0; k < N_CASES; k++)
+      if (strncmp(cases[k].name, prefix, strlen(prefix)) == 0) found = true;
+    if (!found) print_error("layer %s has no gradient-check entry\n", cls->class_name), missing++;
+  }
+  for (int kind = 0; kind < LMT_N_LOSS; kind++) {
+    bool found = false;
+    for (int k = 0; k < N_CASES; k++)
+      if (cases[k].build == b_loss && cases[k].kind == kind) found = true;
+    if (!found) print_error("loss %s has no gradient-check entry\n", lmt_loss_name(kind)), missing++;
+  }
+  assert_int_equal(missing, 0);
+}
+
 int main(void) {
-  struct CMUnitTest tests[N_CASES + 2];
+  struct CMUnitTest tests[N_CASES + 3];
   for (int i = 0; i < N_CASES; i++)
     tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL, (void *)&cases[i]};
   tests[N_CASES] = (struct CMUnitTest)cmocka_unit_test(test_registry_covered);
   tests[N_CASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_dropout_mask_gradient);
-  return _cmocka_run_group_tests("gradcheck", tests, N_CASES + 2, NULL, NULL);
+  tests[N_CASES + 2] = (struct CMUnitTest)cmocka_unit_test(test_layers_and_losses_covered);
+  return _cmocka_run_group_tests("gradcheck", tests, N_CASES + 3, NULL, NULL);
 }

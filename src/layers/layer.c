@@ -310,14 +310,16 @@ int64_t lm_layer_count_params(const lm_layer *l) {
 
 /* ---- class registry (for loading) ---- */
 
-static const lml_class *const all_classes[] = {
+const lml_class *const lml_registry[] = {
     &lml_input_class,   &lml_dense_class,    &lml_activation_class, &lml_flatten_class,
     &lml_reshape_class, &lml_dropout_class,  &lml_add_class,        &lml_subtract_class,
     &lml_multiply_class, &lml_average_class, &lml_maximum_class,    &lml_concatenate_class,
 };
 
+const int lml_registry_n = (int)(sizeof lml_registry / sizeof *lml_registry);
+
 const lml_class *lml_find_class(const char *class_name) {
-  for (size_t i = 0; i < sizeof all_classes / sizeof *all_classes; i++)
-    if (strcmp(all_classes[i]->class_name, class_name) == 0) return all_classes[i];
+  for (int i = 0; i < lml_registry_n; i++)
+    if (strcmp(lml_registry[i]->class_name, class_name) == 0) return lml_registry[i];
   return NULL;
 }

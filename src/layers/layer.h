@@ -91,7 +91,9 @@ lm_sym *lml_input_batch_shape(lm_ctx *ctx, const lm_shape *s, const char *name);
 /* "(None, 64)" for a shape. */
 void lml_shape_str(const lm_shape *s, char *out, size_t len);
 
-/* Registered classes (for loading saved models). */
+/* Registered classes (loading saved models; the gradient table covers each). */
+extern const lml_class *const lml_registry[];
+extern const int lml_registry_n;
 const lml_class *lml_find_class(const char *class_name);
 extern const lml_class lml_input_class, lml_dense_class, lml_activation_class,
     lml_flatten_class, lml_reshape_class, lml_dropout_class, lml_add_class,

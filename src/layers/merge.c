@@ -92,6 +92,7 @@ static lm_status subtract_out_shape(lm_layer *l, int n_in, const lm_shape *in, l
 
 /* x with size-1 axes inserted after the batch so that it has rank ndim. */
 static int expand_to(const lm_layer *l, lmg_graph *g, int x, int ndim) {
+  if (x < 0) return -1; /* an earlier op failed */
   const lmg_node *n = lmg_at(g, x);
   int add = ndim - n->ndim;
   if (add <= 0) return x;
@@ -234,7 +235,7 @@ static lm_status concat_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_
 
 static lm_status concat_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {
   int axis = ((const concat_cfg *)l->cfg)->axis;
-  if (axis < 0) axis += lmg_at(g, in[0])->ndim;
+  if (axis < 0 && in[0] >= 0) axis += lmg_at(g, in[0])->ndim;
   return done(g, lmo_concat(g, n_in, in, axis), out);
 }
 
