@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "train/fit.h"
 
 /* Dense(1, linear, no bias) with kernel [0.5, -0.5]; x = [1, 2], y = 1:
  * pred = -0.5, mse = 2.25, dL/dW = 2 (pred - y) x = [-3, -6]. */
@@ -301,6 +302,66 @@ static void test_progress_output(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* A learning rate that blows up: fit stops with a message naming the epoch
+ * and batch, and the weights stay finite. */
+static void test_nan_loss_stops_training(void **state) {
+  lm_ctx *ctx = tu_ctx();
+  lm_tensor *x, *y, *y2;
+  blobs(ctx, 64, &x, &y, &y2);
+  for (int i = 0; i < 64 * 4; i++) lm_tensor_f32(x)[i] *= 1e3f;
+  int64_t s[1] = {4};
+  lm_sym *in = lm_input(ctx, 1, s, LM_FLOAT32, NULL);
+  lm_layer *d = lm_layer_dense(ctx, 1, NULL);
+  lm_sym *out = lm_layer_call(d, in);
+  lm_model *m = lm_model_new(ctx, 1, &in, 1, &out, NULL);
+  const char *loss = "mse";
+  lm_compile_opts co = {.optimizer = lm_optimizer_sgd(ctx, &(lm_optimizer_opts){.lr = 10.0f}),
+                        .n_losses = 1, .losses = &loss};
+  assert_int_equal(lm_model_compile(m, &co), LM_OK);
+  lm_fit_opts fo = LM_FIT_DEFAULTS;
+  fo.verbose = 0;
+  fo.epochs = 50;
+  lm_data dx = {1, &x, NULL}, dy = {1, &y, NULL};
+  assert_null(lm_model_fit(m, &dx, &dy, &fo));
+  assert_int_equal(lm_errcode(ctx), LM_ERR_VALUE);
+  assert_non_null(strstr(lm_errmsg(ctx), "Epoch "));
+  assert_non_null(strstr(lm_errmsg(ctx), "batch "));
+  assert_non_null(strstr(lm_errmsg(ctx), "the loss is"));
+  const float *w = lm_tensor_f32(lm_layer_weight(d, 0));
+  for (int i = 0; i < 4; i++) assert_true(isfinite(w[i]));
+  lm_ctx_free(ctx);
+}
+
+/* The terminal bar: redrawn in place, throttled, Keras' widths and ETA. */
+static void test_progbar_terminal(void **state) {
+  lm_ctx *ctx = tu_ctx();
+  tu_capture cap = {0};
+  lm_ctx_set_log(ctx, tu_capture_fn, &cap);
+  lmt_progbar bar;
+  lmt_progbar_init(&bar, ctx, 100, 1);
+  bar.dynamic = true;
+  char *keys[1] = {"loss"};
+  double v = 0.5;
+  lmt_progbar_add(&bar, 32, 1, keys, &v, NULL);
+  lmt_progbar_show(&bar, 32);
+  assert_string_equal(cap.text, "\r 32/100 [========>.....................] - ETA: 0s - loss: 0.5000");
+  v = 0.25;
+  lmt_progbar_add(&bar, 64, 1, keys, &v, NULL);
+  lmt_progbar_show(&bar, 64); /* within 50 ms: not drawn */
+  assert_int_equal(strlen(cap.text), strlen("\r 32/100 [========>.....................] - ETA: 0s - loss: 0.5000"));
+  v = 1e-4;
+  lmt_progbar_add(&bar, 100, 1, keys, &v, NULL);
+  lmt_progbar_show(&bar, 100);
+  const char *final = strstr(cap.text, "\r100/100 [==============================] - 0s ");
+  assert_non_null(final);
+  /* running mean (0.5*32 + 0.25*32 + 1e-4*36) / 100 */
+  assert_non_null(strstr(final, "us/step - loss: 0.2400\n"));
+  const char *bs = strchr(cap.text, '\b');
+  assert_non_null(bs); /* the previous bar is erased first */
+  tu_capture_reset(&cap);
+  lm_ctx_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_optimizer_steps),
@@ -308,6 +369,8 @@ int main(void) {
       cmocka_unit_test(test_multi_output_keys_and_weights),
       cmocka_unit_test(test_data_errors),
       cmocka_unit_test(test_progress_output),
+      cmocka_unit_test(test_nan_loss_stops_training),
+      cmocka_unit_test(test_progbar_terminal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,6 +248,13 @@ static lm_status run_batch(lm_model *m, const feed *f, const int64_t *rows, int6
       }
   }
   if (mode == MODE_TRAIN) {
+    float loss = lmg_at(g, t->total_loss)->val[0];
+    if (!isfinite(loss)) /* stop before the update: the weights stay finite */
+      return lm_fail(m->ctx, LM_ERR_VALUE,
+                     "the loss is %s; training stopped before this batch's update, so the "
+                     "weights are those of the last finite step (lower the learning rate or "
+                     "check the data)",
+                     isnan(loss) ? "NaN" : "Inf");
     lmg_backward(g, t->total_loss, mask);
     for (int i = 0; i < t->n_params; i++) t->grads[i] = lmg_at(g, t->param_nodes[i])->grad;
     lmt_opt_step(t->opt, t->n_params, t->params, t->grads);
@@ -376,7 +383,15 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
     int64_t seen = 0;
     for (int64_t b0 = 0; b0 < s.n_train; b0 += o.batch_size) {
       int64_t bs = s.n_train - b0 < o.batch_size ? s.n_train - b0 : o.batch_size;
-      if (run_batch(m, &s.tr, idx + b0, bs, MODE_TRAIN, logs)) goto fail;
+      if (run_batch(m, &s.tr, idx + b0, bs, MODE_TRAIN, logs)) {
+        if (ctx->err == LM_ERR_VALUE) {
+          char msg[sizeof ctx->errmsg];
+          snprintf(msg, sizeof msg, "%s", ctx->errmsg);
+          lm_fail(ctx, LM_ERR_VALUE, "Epoch %d, batch %lld: %s", epoch + 1,
+                  (long long)(b0 / o.batch_size), msg);
+        }
+        goto fail;
+      }
       for (int k = 0; k < t->n_names; k++) sums[k] += logs[k] * (double)bs;
       seen += bs;
       if (o.verbose) {
