@@ -19,7 +19,6 @@
 
 #include "kernels/kernels.h"
 
-int lmk_gemm_set_mode(int mode); /* gemm_portable.c: 0 best kernel, 1 generic */
 
 typedef struct shape {
   const char *name;

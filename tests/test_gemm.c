@@ -13,7 +13,6 @@
 
 /* Internal (gemm_portable.c): mode bit 0 = generic microkernel, bit 1 = stack packing buffers
  * (the allocation-failure path). Returns the previous mode. */
-int lmk_gemm_set_mode(int mode);
 
 typedef void (*gemm_fn)(bool, bool, int, int, int, float, const float *, int, const float *, int,
                         float, float *, int);

@@ -15,6 +15,9 @@ void lmk_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, con
 void lmk_sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
                         int ldc);
+/* Test and bench switch for the portable gemm: bit 0 forces the generic
+ * (non-AVX2) microkernel, bit 1 the stack-buffer path. Returns the old mode. */
+int lmk_gemm_set_mode(int mode);
 /* Thread count for BLAS and OpenMP loops. */
 void lmk_set_threads(int n);
 int lmk_threads(void);
