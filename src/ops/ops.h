@@ -87,14 +87,22 @@ extern const lm_op lmo_op_matmul, lmo_op_binary, lmo_op_unary, lmo_op_clip, lmo_
 #define LMO_PAR_FOR(nt, cond)
 #endif
 
-/* for (int64_t i = 0; i < count; i++) { body; }, in parallel when large. */
-#define LMO_MAP(nt, count, ...)                    \
-  do {                                             \
-    int64_t lmo_count_ = (count);                  \
-    LMO_PAR_FOR(nt, lmo_count_ > LMO_PAR_MIN)      \
-    for (int64_t i = 0; i < lmo_count_; i++) {     \
-      __VA_ARGS__;                                 \
-    }                                              \
+/* for (int64_t i = 0; i < count; i++) { body; }, in parallel when large.
+ * Small loops never enter the OpenMP runtime: an `if(false)` parallel region
+ * still costs a team start (futex, malloc) per call. */
+#define LMO_MAP(nt, count, ...)                            \
+  do {                                                     \
+    int64_t lmo_count_ = (count);                          \
+    if ((nt) > 1 && lmo_count_ > LMO_PAR_MIN) {            \
+      LMO_PAR_FOR(nt, 1)                                   \
+      for (int64_t i = 0; i < lmo_count_; i++) {           \
+        __VA_ARGS__;                                       \
+      }                                                    \
+    } else {                                               \
+      for (int64_t i = 0; i < lmo_count_; i++) {           \
+        __VA_ARGS__;                                       \
+      }                                                    \
+    }                                                      \
   } while (0)
 
 /* Fails with "<op> expects float32 inputs ..." unless every input of n is float32. */
