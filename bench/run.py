@@ -17,9 +17,11 @@ processes during its timed part, % of one core) is above --max-other is repeated
 --retries times, and the cleanest attempt is kept.
 
 Outputs: bench/results/<date>-<workload>.jsonl (every attempt, one JSON line each, with
-"accepted" marking the ones used) and docs/benchmarks.md. Peak memory is each child's
-ru_maxrss (os.wait4), so lamina and PyTorch are measured the same way. The "where the
-time goes" section comes from one extra lamina run per thread count with LAMINA_PROFILE=1.
+"accepted" marking the ones used and "run_id" naming the run; earlier runs of the same day
+are kept) and docs/benchmarks.md. Peak memory is each benchmark
+process' maximum RSS, measured the same way for both (GNU time's %M; see run_child). The
+"where the time goes" section comes from one extra lamina run per thread count with
+LAMINA_PROFILE=1.
 
 Only the Python standard library is used.
 """
@@ -47,6 +49,23 @@ WORKLOADS = {
                  "batch 128, RMSprop, categorical crossentropy (training)",
         "bench": "bench_mlp",
         "peer": "mlp.py",
+        "metric": "train_samples_per_sec",
+        "unit": "samples/s",
+    },
+    "sepconv": {  # [issue 4] bench/sepconv.c
+        "title": "sepconv: Input(64, 64, 3) → 6 × SeparableConv2D (relu) with 2 MaxPooling2D → "
+                 "GlobalAveragePooling2D → Dense(32, relu) → Dense(10, softmax), batch 32, "
+                 "RMSprop, categorical crossentropy (training)",
+        "bench": "bench_sepconv",
+        "peer": "sepconv.py",
+        "metric": "train_samples_per_sec",
+        "unit": "samples/s",
+    },
+    "lstm": {  # [issue 5] bench/lstm.c
+        "title": "lstm: Input((100,), int32) → Embedding(10000, 64) → LSTM(32) → "
+                 "Dense(1, sigmoid), batch 128, RMSprop, binary crossentropy (training)",
+        "bench": "bench_lstm",
+        "peer": "lstm.py",
         "metric": "train_samples_per_sec",
         "unit": "samples/s",
     },
@@ -124,11 +143,22 @@ def machine_info():
 
 # ---- running one benchmark process ---------------------------------------------------
 
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def run_child(cmd, env=None, timeout=600):
-    """Run cmd; return (rc, stdout, stderr, peak_rss_mb of that child, wall_s)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run cmd; return (rc, stdout, stderr, peak_rss_mb of that child, wall_s).
+
+    Peak RSS: a child forked from this Python process starts with Python's resident pages
+    mapped, and Linux carries that high-water mark across exec into ru_maxrss (~16 MB here,
+    more than lamina's whole footprint). So the command runs under GNU time when available:
+    its own fork comes from a small fresh process. Otherwise os.wait4's ru_maxrss (an
+    overestimate by about this script's RSS)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rssf:
+        full = [GNU_TIME, "-f", "%M", "-o", rssf.name] + cmd if GNU_TIME else cmd
         t0 = time.time()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        p = subprocess.Popen(full, stdout=out, stderr=err, env=env)
         timer = threading.Timer(timeout, p.kill)
         timer.start()
         try:
@@ -137,10 +167,16 @@ def run_child(cmd, env=None, timeout=600):
             timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)
         wall = time.time() - t0
+        rss_kb = ru.ru_maxrss
+        if GNU_TIME:
+            try:
+                rss_kb = int(rssf.read().strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                pass
         out.seek(0)
         err.seek(0)
         return (p.returncode, out.read().decode(errors="replace"),
-                err.read().decode(errors="replace"), ru.ru_maxrss / 1024.0, wall)
+                err.read().decode(errors="replace"), rss_kb / 1024.0, wall)
 
 
 def json_line(stdout):
@@ -183,9 +219,9 @@ PROF_HEAD = re.compile(r"^lamina profile: (\d+) steps, ([0-9.]+) ms per step")
 PROF_ROW = re.compile(r"^(\d+)\s+(\S+)\s+(\S+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)%")
 
 
-def profile_run(binary, threads):
+def profile_run(binary, threads, idle_wait):
     env = dict(os.environ, LAMINA_PROFILE="1")
-    wait_idle(60)
+    wait_idle(idle_wait)
     rc, out, err, rss, _ = run_child([binary, "--threads", str(threads)], env=env)
     if rc != 0:
         raise RuntimeError(f"profile run failed: {err.strip()[-2000:]}")
@@ -291,7 +327,7 @@ def profile_section(prof, lamina_step_ms):
 
 
 def write_report(path, args, date, machine, summaries, profiles, versions, results_files, started,
-                 finished, command):
+                 finished, command, references):
     L = []
     L.append("# Benchmarks: lamina vs PyTorch (CPU)")
     L.append("")
@@ -327,8 +363,10 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
     L.append(f"* Runs whose `other_cpu_pct` (CPU used by other processes during the timed part, % of "
              f"one core) exceeded {args.max_other} were repeated up to {args.retries} times; the "
              "cleanest attempt was kept. The column shows the worst kept value.")
-    L.append("* Peak memory: `ru_maxrss` of each benchmark process (`os.wait4`), the same method for both. "
-             "The PyTorch figure includes the Python interpreter and the torch libraries.")
+    L.append("* Peak memory: maximum resident set size of each benchmark process, measured the same way "
+             "for both (" + ("GNU `time -f %M`" if GNU_TIME else "`ru_maxrss` from `os.wait4`, which "
+             "also counts the RSS of the forking Python process") + "). The PyTorch figure includes "
+             "the Python interpreter and the torch libraries.")
     L.append("* PyTorch at N > 1 threads runs both `--threads N` (torch + OpenBLAS N threads) and "
              "`--threads N --blas-threads 1` (the peers' `t2_tuned`); the faster median is reported.")
     L.append("* Raw JSON lines (every attempt): " + ", ".join(f"`{f}`" for f in results_files))
@@ -355,6 +393,35 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
                      f"{s['other_max']:.1f}" if s["other_max"] is not None else "–"]
             L.append("| " + " | ".join(cells) + " |")
         L.append("")
+        ref = references.get(w) or {}
+        metric = spec["metric"]
+        if ref:
+            parts = []
+            for s in rows:
+                t = s["threads"]
+                cands = {k: r[metric] for k, r in ref.items() if r.get("threads") == t and metric in r}
+                if cands and s["lamina"]:
+                    k = max(cands, key=cands.get)
+                    parts.append(f"{t} thread{'s' if t > 1 else ''}: `{k}` {fmt_num(cands[k])} "
+                                 f"(lamina / that = {s['lamina'] / cands[k]:.2f}×)")
+            if parts:
+                L.append("PyTorch reference numbers from a quiet host (`shared/bench/peers/results/"
+                         f"{w}.json`, best config per thread count): " + "; ".join(parts) + ".")
+                L.append("")
+        by_t = {s["threads"]: s for s in rows}
+        if 1 in by_t and len(by_t) > 1:
+            base = by_t[1]
+            parts = []
+            for t, s in sorted(by_t.items()):
+                if t == 1 or not (s["lamina"] and base["lamina"]):
+                    continue
+                txt = f"lamina {s['lamina'] / base['lamina']:.2f}×"
+                if s["peer"] and base["peer"]:
+                    txt += f", PyTorch {s['peer'] / base['peer']:.2f}×"
+                parts.append(f"{t} threads vs 1: {txt}")
+            if parts:
+                L.append("Thread scaling (median throughput): " + "; ".join(parts) + ".")
+                L.append("")
         multi = [s for s in rows if len(s["peer_meds"]) > 1]
         for s in multi:
             parts = ", ".join(f"`{k}` {fmt_num(v)}" for k, v in s["peer_meds"].items())
@@ -409,6 +476,32 @@ def blas_of(binary):
     return "none (portable gemm)"
 
 
+def lib_cflags(build_dir):
+    """The C flags CMake used for the library objects."""
+    try:
+        with open(os.path.join(build_dir, "CMakeFiles", "lamina_obj.dir", "flags.make")) as f:
+            for line in f:
+                if line.startswith("C_FLAGS"):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+def peer_reference(peers_dir, workload):
+    """The peers' committed results (results/<workload>.json, from a quiet host): {config: rec}."""
+    out = {}
+    try:
+        with open(os.path.join(peers_dir, "results", f"{workload}.json")) as f:
+            for line in f:
+                if line.startswith("{"):
+                    rec = json.loads(line)
+                    out[rec.get("config", "?")] = rec
+    except (OSError, ValueError):
+        pass
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5, help="runs of each config (default 5)")
@@ -439,8 +532,9 @@ def main():
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w} (known: {', '.join(WORKLOADS)})")
     command = "python3 bench/run.py " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "python3 bench/run.py"
-    started = datetime.datetime.utcnow()
+    started = datetime.datetime.now(datetime.timezone.utc)
     date = started.strftime("%Y-%m-%d")
+    run_id = started.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     if not args.no_build:
         log(f"building in {args.build_dir}")
@@ -461,6 +555,11 @@ def main():
         versions["lamina BLAS"] = f"`{blas_of(binary)}` (linked by `{spec['bench']}`)"
         res_path = os.path.join(args.results_dir, f"{date}-{w}.jsonl")
         results_files.append(os.path.relpath(res_path, ROOT))
+        # earlier runs of the same day stay in the file; this run's lines carry its run_id
+        previous = []
+        if os.path.exists(res_path):
+            with open(res_path) as f:
+                previous = [l for l in f if l.startswith("{")]
         all_recs = []
         summaries[w] = []
         for t in threads:
@@ -474,7 +573,8 @@ def main():
                 log(f"{w} threads {t} round {r + 1}/{args.rounds}")
                 for label, cmd in configs:
                     meta = {"label": label, "round": r, "metric": spec["metric"], "unit": spec["unit"],
-                            "config": label if label != "lamina" else f"t{t}", "date": date}
+                            "config": label if label != "lamina" else f"t{t}", "date": date,
+                            "run_id": run_id}
                     rec, attempts = run_measured(cmd, meta, args)
                     for a in attempts:
                         a.pop("metric", None)
@@ -484,6 +584,7 @@ def main():
                     if rec.get("torch_version"):
                         torch_version = rec["torch_version"]
                     with open(res_path, "w") as f:  # rewrite as we go: partial results survive
+                        f.writelines(previous)
                         for a in all_recs:
                             f.write(json.dumps(a) + "\n")
             summaries[w].append(summarize(w, t, kept))
@@ -491,18 +592,24 @@ def main():
             profiles[w] = []
             for t in threads:
                 log(f"{w} threads {t}: profile run (LAMINA_PROFILE=1)")
-                profiles[w].append(profile_run(binary, t))
+                prof = profile_run(binary, t, args.idle_wait)
+                profiles[w].append(prof)
+                rec = dict(prof["record"], profile_run=True, accepted=False, date=date, run_id=run_id,
+                           profile_table=prof["table"])
+                with open(res_path, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
     if torch_version:
         versions["PyTorch"] = (f"Debian python3-torch, `torch.__version__` {torch_version}, "
                                f"run with `{PEER_PY}` from `{os.path.relpath(args.peers_dir, ROOT)}`")
     try:
         cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-        versions["C compiler"] = cc + " (CMake Release: -O2)"
+        versions["C compiler"] = cc + f" (library flags: `{lib_cflags(args.build_dir)}`)"
     except (OSError, IndexError):
         pass
-    finished = datetime.datetime.utcnow()
+    references = {w: peer_reference(args.peers_dir, w) for w in workloads}
+    finished = datetime.datetime.now(datetime.timezone.utc)
     write_report(args.out, args, date, machine_info(), summaries, profiles, versions, results_files,
-                 started.strftime("%H:%M"), finished.strftime("%H:%M"), command)
+                 started.strftime("%H:%M"), finished.strftime("%H:%M"), command, references)
     log(f"wrote {os.path.relpath(args.out, ROOT)}")
     for w, rows in summaries.items():
         for s in rows:

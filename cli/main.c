@@ -5,8 +5,14 @@
 #include "cli.h"
 
 static const lmc_command commands[] = {
+    {"run", "run a Keras model script (SCRIPT.py)", lmc_run},
+    {"summary", "print the summary of every model a script defines, without training", lmc_summary},
+    {"predict", "run a saved model on INPUT.npy and write the predictions as .npy", lmc_predict},
+    {"evaluate", "evaluate a saved model on X.npy and Y.npy", lmc_evaluate},
     {"info", "show a saved model's architecture, parameter counts and metadata", lmc_info},
     {"summary-model", "print the Keras summary of a saved model", lmc_summary_model},
+    {"tune", "search hyperparameters (random, grid, TPE, GA) with a SQLite study", lmc_tune},
+    {"plot", "draw training curves from a CSVLogger file as a PNG", lmc_plot},
 };
 
 static void usage(FILE *f) {

@@ -143,6 +143,188 @@ lm_sym *lm_average(lm_ctx *ctx, int n, lm_sym *const *xs);
 lm_sym *lm_maximum(lm_ctx *ctx, int n, lm_sym *const *xs);
 lm_sym *lm_concatenate(lm_ctx *ctx, int n, lm_sym *const *xs, int axis);
 
+/* ---- convolution, pooling, batch normalisation, IDX files [issue 4,
+ * src/layers/conv2d.c, pooling.c, batchnorm.c, src/data/idx.c] ------------
+ *
+ * Channels-last (NHWC), Keras 2.2.4 arguments, defaults, names and weights:
+ *   Conv2D: kernel (kh, kw, Cin, filters), bias (filters); cross-correlation;
+ *     padding "valid" or "same" (TF rule: the extra pixel goes bottom/right).
+ *   MaxPooling2D / AveragePooling2D: pool 0 = 2, strides 0 = the pool size;
+ *     'same' average pooling divides by the real (unpadded) cells only.
+ *   GlobalAveragePooling2D / GlobalMaxPooling2D: (N, H, W, C) -> (N, C).
+ *   BatchNormalization: gamma, beta (trainable), moving_mean,
+ *     moving_variance (non-trainable, saved); training uses the batch
+ *     statistics and updates the moving ones by a plain EMA (momentum 0.99),
+ *     the variance with Keras' m / (m - (1 + eps)) correction; inference uses
+ *     the moving statistics.
+ * A zeroed field takes the Keras default. */
+typedef struct lm_conv2d_opts {
+  int strides[2];         /* 0 = 1 */
+  const char *padding;    /* NULL = "valid" */
+  int dilation_rate[2];   /* 0 = 1 */
+  const char *activation; /* NULL = linear */
+  bool no_bias;           /* use_bias=False */
+  const char *kernel_initializer; /* NULL = "glorot_uniform" */
+  const char *bias_initializer;   /* NULL = "zeros" */
+  const char *name;
+} lm_conv2d_opts;
+lm_layer *lm_layer_conv2d(lm_ctx *ctx, int filters, int kh, int kw, const lm_conv2d_opts *opts);
+
+typedef struct lm_pool2d_opts {
+  int strides[2];      /* 0 = pool size */
+  const char *padding; /* NULL = "valid" */
+  const char *name;
+} lm_pool2d_opts;
+lm_layer *lm_layer_max_pooling2d(lm_ctx *ctx, int ph, int pw, const lm_pool2d_opts *opts);
+lm_layer *lm_layer_average_pooling2d(lm_ctx *ctx, int ph, int pw, const lm_pool2d_opts *opts);
+lm_layer *lm_layer_global_average_pooling2d(lm_ctx *ctx, const char *name);
+lm_layer *lm_layer_global_max_pooling2d(lm_ctx *ctx, const char *name);
+
+typedef struct lm_batchnorm_opts {
+  int axis;       /* 0 = -1 (the last axis); negative counts from the end */
+  float momentum; /* 0 = 0.99 */
+  float epsilon;  /* 0 = 1e-3 */
+  bool no_center; /* center=False: no beta */
+  bool no_scale;  /* scale=False: no gamma */
+  const char *beta_initializer;            /* NULL = "zeros" */
+  const char *gamma_initializer;           /* NULL = "ones" */
+  const char *moving_mean_initializer;     /* NULL = "zeros" */
+  const char *moving_variance_initializer; /* NULL = "ones" */
+  const char *name;
+} lm_batchnorm_opts;
+lm_layer *lm_layer_batch_normalization(lm_ctx *ctx, const lm_batchnorm_opts *opts);
+
+/* An IDX file (MNIST format; a name ending in .gz is inflated) as a float32
+ * tensor of its dims, values unscaled. max_items > 0 keeps the first items
+ * only. Errors name the file. */
+lm_tensor *lm_tensor_load_idx(lm_ctx *ctx, const char *path, int64_t max_items);
+
+/* ---- depthwise/separable/transposed convolution, padding, cropping,
+ * upsampling, ReLU-family layers [issue 4, src/layers/depthwise.c,
+ * conv_transpose.c, spatial.c, relu.c] ----
+ *
+ * Channels-last (NHWC), Keras 2.2.4 arguments, defaults, names and weights:
+ *   DepthwiseConv2D: depthwise_kernel (kh, kw, C, dm), bias (C*dm);
+ *   SeparableConv2D: depthwise_kernel (kh, kw, C, dm), pointwise_kernel
+ *     (1, 1, C*dm, filters), bias (filters); the depthwise output channel is
+ *     c*dm + m, then the 1x1 convolution, bias and activation.
+ * padding "valid" or "same" (TF rule: the extra pixel goes to the bottom/right).
+ * A zeroed field takes the Keras default. */
+typedef struct lm_separable_opts {
+  int strides[2];            /* 0 = 1 */
+  const char *padding;       /* NULL = "valid" */
+  int dilation_rate[2];      /* 0 = 1 */
+  int depth_multiplier;      /* 0 = 1 */
+  const char *activation;    /* NULL = linear */
+  bool no_bias;              /* use_bias=False */
+  const char *depthwise_initializer; /* NULL = "glorot_uniform" */
+  const char *pointwise_initializer; /* NULL = "glorot_uniform" (SeparableConv2D) */
+  const char *bias_initializer;      /* NULL = "zeros" */
+  const char *name;
+} lm_separable_opts;
+lm_layer *lm_layer_depthwise_conv2d(lm_ctx *ctx, int kh, int kw, const lm_separable_opts *opts);
+lm_layer *lm_layer_separable_conv2d(lm_ctx *ctx, int filters, int kh, int kw,
+                                    const lm_separable_opts *opts);
+/* ZeroPadding2D(padding=((top, bottom), (left, right))) and Cropping2D(cropping=...). */
+lm_layer *lm_layer_zero_padding2d(lm_ctx *ctx, int top, int bottom, int left, int right,
+                                  const char *name);
+lm_layer *lm_layer_cropping2d(lm_ctx *ctx, int top, int bottom, int left, int right,
+                              const char *name);
+/* UpSampling2D(size=(sh, sw)), interpolation 'nearest'. */
+lm_layer *lm_layer_upsampling2d(lm_ctx *ctx, int sh, int sw, const char *name);
+/* LeakyReLU(alpha): pass 0.3f for Keras' default (alpha 0 is a plain ReLU). */
+lm_layer *lm_layer_leaky_relu(lm_ctx *ctx, float alpha, const char *name);
+/* ReLU(max_value=None, negative_slope=0, threshold=0). */
+typedef struct lm_relu_opts {
+  bool has_max_value;
+  float max_value;
+  float negative_slope;
+  float threshold;
+  const char *name;
+} lm_relu_opts;
+lm_layer *lm_layer_relu(lm_ctx *ctx, const lm_relu_opts *opts);
+/* Softmax(axis=-1); axis counts the batch axis (negative from the end). */
+lm_layer *lm_layer_softmax(lm_ctx *ctx, int axis, const char *name);
+/* Conv2DTranspose(filters, kernel_size, ...): kernel (kh, kw, filters, Cin),
+ * bias (filters); output size (Keras deconv_length) valid H*s + max(dk - s, 0),
+ * same H*s. output_padding is not supported. */
+typedef struct lm_conv2d_transpose_opts {
+  int strides[2];                 /* 0 = 1 */
+  const char *padding;            /* NULL = "valid" */
+  int dilation_rate[2];           /* 0 = 1 */
+  const char *activation;         /* NULL = linear */
+  bool no_bias;                   /* use_bias=False */
+  const char *kernel_initializer; /* NULL = "glorot_uniform" */
+  const char *bias_initializer;   /* NULL = "zeros" */
+  const char *name;
+} lm_conv2d_transpose_opts;
+lm_layer *lm_layer_conv2d_transpose(lm_ctx *ctx, int filters, int kh, int kw,
+                                    const lm_conv2d_transpose_opts *opts);
+
+/* ---- sequence layers [issue 5, src/layers/embedding.c, lstm.c, simple_rnn.c, conv1d.c]
+ *
+ * Keras 2.2.4 arguments, defaults, weight names and layouts; a zeroed
+ * option field takes the Keras default.
+ *   Embedding: embeddings (input_dim, output_dim), initializer "uniform".
+ *     Takes int32 ids (or float32 holding integers); an id outside
+ *     [0, input_dim) fails fit/evaluate/predict with a message naming the
+ *     layer, the index, its position and the sample.
+ *   LSTM: kernel (d, 4u), recurrent_kernel (u, 4u) "orthogonal", bias (4u),
+ *     gate blocks i, f, c, o; recurrent_activation "hard_sigmoid";
+ *     unit_forget_bias sets the f block of the bias to 1.
+ * mask_zero: a recurrent layer fed directly by an Embedding(mask_zero=True)
+ * skips the steps whose id is 0 (keeps its state, repeats its last output). */
+typedef struct lm_embedding_opts {
+  const char *embeddings_initializer; /* NULL = "uniform" */
+  bool mask_zero;
+  int input_length; /* 0 = None */
+  const char *name;
+} lm_embedding_opts;
+lm_layer *lm_layer_embedding(lm_ctx *ctx, int input_dim, int output_dim,
+                             const lm_embedding_opts *opts);
+
+typedef struct lm_rnn_opts {
+  const char *activation;           /* NULL = "tanh" */
+  const char *recurrent_activation; /* NULL = "hard_sigmoid" (LSTM) */
+  bool no_bias;                     /* use_bias=False */
+  bool no_unit_forget_bias;         /* unit_forget_bias=False (LSTM) */
+  bool return_sequences;
+  bool return_state; /* not supported yet: must be false */
+  bool go_backwards;
+  float dropout, recurrent_dropout; /* not supported yet: must be 0 */
+  const char *kernel_initializer;    /* NULL = "glorot_uniform" */
+  const char *recurrent_initializer; /* NULL = "orthogonal" */
+  const char *bias_initializer;      /* NULL = "zeros" */
+  const char *name;
+} lm_rnn_opts;
+lm_layer *lm_layer_lstm(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
+/* SimpleRNN: kernel (d, u), recurrent_kernel (u, u) "orthogonal", bias (u);
+ * recurrent_activation and unit_forget_bias are ignored. */
+lm_layer *lm_layer_simple_rnn(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
+
+/* Conv1D: kernel (kernel_size, channels, filters), bias (filters); padding
+ * "valid", "same" (extra step on the right) or "causal" (all on the left).
+ * Pooling: pool_size 0 = 2, strides 0 = pool_size, padding NULL = "valid";
+ * AveragePooling1D 'same' leaves the padding out of the divisor. The global
+ * poolings take max / mean over the steps: (N, steps, C) -> (N, C). */
+typedef struct lm_conv1d_opts {
+  int strides;               /* 0 = 1 */
+  const char *padding;       /* NULL = "valid" */
+  int dilation_rate;         /* 0 = 1 */
+  const char *activation;    /* NULL = linear */
+  bool no_bias;              /* use_bias=False */
+  const char *kernel_initializer; /* NULL = "glorot_uniform" */
+  const char *bias_initializer;   /* NULL = "zeros" */
+  const char *name;
+} lm_conv1d_opts;
+lm_layer *lm_layer_conv1d(lm_ctx *ctx, int filters, int kernel_size, const lm_conv1d_opts *opts);
+lm_layer *lm_layer_max_pooling1d(lm_ctx *ctx, int pool_size, int strides, const char *padding,
+                                 const char *name);
+lm_layer *lm_layer_average_pooling1d(lm_ctx *ctx, int pool_size, int strides,
+                                     const char *padding, const char *name);
+lm_layer *lm_layer_global_max_pooling1d(lm_ctx *ctx, const char *name);
+lm_layer *lm_layer_global_average_pooling1d(lm_ctx *ctx, const char *name);
+
 /* ---- models ---------------------------------------------------------------- */
 
 lm_model *lm_model_new(lm_ctx *ctx, int n_inputs, lm_sym *const *inputs, int n_outputs,
@@ -228,11 +410,18 @@ typedef struct lm_fit_opts {
   float validation_split;
   const lm_data *val_x, *val_y; /* validation_data, takes precedence */
   int initial_epoch;
+  /* [issue 6] callbacks run after BaseLogger and the progress bar, before
+   * History, in this order; resume_from: a training checkpoint to continue
+   * from (see lm_callback_checkpoint), NULL for none. */
+  struct lm_callback *const *callbacks;
+  int n_callbacks;
+  const char *resume_from;
 } lm_fit_opts;
 
 #define LM_FIT_DEFAULTS                                                                  \
   { .batch_size = 32, .epochs = 1, .verbose = 1, .shuffle = true, .validation_split = 0.0f, \
-    .val_x = NULL, .val_y = NULL, .initial_epoch = 0 }
+    .val_x = NULL, .val_y = NULL, .initial_epoch = 0, .callbacks = NULL, .n_callbacks = 0, \
+    .resume_from = NULL }
 
 /* opts NULL = LM_FIT_DEFAULTS. Returns a History (owned by the context). */
 lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const lm_fit_opts *opts);
@@ -251,6 +440,140 @@ const char *lm_history_key(const lm_history *h, int i);
 const double *lm_history_get(const lm_history *h, const char *key); /* NULL if absent */
 void lm_history_free(lm_history *h);
 
+/* ---- callbacks (Keras 2.2.4 keras/callbacks.py) [issue 6] ------------------------------
+ *
+ * fit calls every hook on [BaseLogger, progress bar, callbacks..., History] in
+ * that order: on_train_begin; per epoch (0-based) on_epoch_begin, per batch
+ * on_batch_begin / on_batch_end (logs: batch, size and this batch's own loss
+ * and metrics), then on_epoch_end (logs: the epoch's sample-weighted means and
+ * val_* after validation); on_train_end. A hook that returns non-LM_OK stops
+ * fit, which returns NULL with the context's error. lm_model_stop_training is
+ * Keras' model.stop_training = True: fit leaves the batch loop, skips that
+ * epoch's validation, still runs on_epoch_end, then on_train_end.
+ * Built-in callbacks are owned by the context (or freed with
+ * lm_callback_free); a user callback is a caller-owned lm_callback whose vt
+ * points at a static table. See docs/training.md. */
+typedef struct lm_logs lm_logs; /* key -> double, in insertion order */
+int lm_logs_n(const lm_logs *l);
+const char *lm_logs_key(const lm_logs *l, int i);
+double lm_logs_value(const lm_logs *l, int i);
+bool lm_logs_get(const lm_logs *l, const char *key, double *value); /* false if absent */
+lm_status lm_logs_set(lm_logs *l, const char *key, double value);   /* adds or replaces */
+
+typedef struct lm_fit_params { /* Keras' callback.params */
+  int batch_size, epochs, verbose;
+  int64_t samples;
+  bool do_validation;
+  int n_metrics; /* keys of the epoch logs: loss, metrics, then val_* */
+  const char *const *metrics;
+} lm_fit_params;
+
+typedef struct lm_callback lm_callback;
+typedef struct lm_callback_vt {
+  const char *name; /* class name, e.g. "EarlyStopping" */
+  /* Any hook may be NULL. */
+  lm_status (*on_train_begin)(lm_callback *cb, lm_logs *logs);
+  lm_status (*on_train_end)(lm_callback *cb, lm_logs *logs);
+  lm_status (*on_epoch_begin)(lm_callback *cb, int epoch, lm_logs *logs);
+  lm_status (*on_epoch_end)(lm_callback *cb, int epoch, lm_logs *logs);
+  lm_status (*on_batch_begin)(lm_callback *cb, int batch, lm_logs *logs);
+  lm_status (*on_batch_end)(lm_callback *cb, int batch, lm_logs *logs);
+  /* State kept in training checkpoints (best value, wait counters): write at
+   * most cap values to out and return how many; restore from n values. */
+  int (*get_state)(const lm_callback *cb, double *out, int cap);
+  lm_status (*set_state)(lm_callback *cb, const double *vals, int n);
+  void (*destroy)(lm_callback *cb); /* built-ins only; NULL for user callbacks */
+} lm_callback_vt;
+
+struct lm_callback {
+  const lm_callback_vt *vt;
+  void *ud;                     /* yours */
+  lm_model *model;              /* set by fit (set_model) */
+  const lm_fit_params *params;  /* set by fit (set_params); valid during fit */
+};
+
+/* Keras' model.stop_training = True, from a callback. */
+void lm_model_stop_training(lm_model *m);
+/* Frees a built-in callback (NULL ok; user callbacks are yours to free). */
+void lm_callback_free(lm_callback *cb);
+
+/* mode: NULL or "auto", "min", "max". monitor NULL: "val_loss". */
+typedef struct lm_early_stopping_opts {
+  const char *monitor;
+  double min_delta;
+  int patience;
+  int verbose;
+  const char *mode;
+  bool has_baseline;
+  double baseline;
+  bool restore_best_weights;
+} lm_early_stopping_opts;
+lm_callback *lm_callback_early_stopping(lm_ctx *ctx, const lm_early_stopping_opts *opts);
+
+/* opts NULL: Keras' defaults (factor 0.1, patience 10, min_delta 1e-4,
+ * cooldown 0, min_lr 0). With opts, factor 0 means 0.1 and min_delta 0 means
+ * 1e-4 (set no_min_delta for 0); patience is taken as given, 0 included. */
+typedef struct lm_reduce_lr_opts {
+  const char *monitor;
+  double factor;
+  int patience;
+  int verbose;
+  const char *mode;
+  double min_delta;
+  bool no_min_delta;
+  int cooldown;
+  double min_lr;
+} lm_reduce_lr_opts;
+lm_callback *lm_callback_reduce_lr_on_plateau(lm_ctx *ctx, const lm_reduce_lr_opts *opts);
+
+/* schedule(epoch (0-based), current lr, ud) -> new lr. */
+typedef double (*lm_lr_schedule_fn)(int epoch, double lr, void *ud);
+lm_callback *lm_callback_lr_scheduler(lm_ctx *ctx, lm_lr_schedule_fn fn, void *ud, int verbose);
+
+/* separator NULL: ",". Rows end in "\r\n"; columns epoch then sorted keys. */
+lm_callback *lm_callback_csv_logger(lm_ctx *ctx, const char *filename, const char *separator,
+                                    bool append);
+lm_callback *lm_callback_terminate_on_nan(lm_ctx *ctx);
+
+/* filepath is a Python format template: {epoch:02d} (1-based), {val_loss:.2f},
+ * any log key; specs [0][width][.precision][d|f|e|g|E|G|s]. period 0 = 1. */
+typedef struct lm_model_checkpoint_opts {
+  const char *monitor;
+  int verbose;
+  bool save_best_only;
+  bool save_weights_only;
+  const char *mode;
+  int period;
+} lm_model_checkpoint_opts;
+lm_callback *lm_callback_model_checkpoint(lm_ctx *ctx, const char *filepath,
+                                          const lm_model_checkpoint_opts *opts);
+
+/* A training checkpoint for resuming (lm_fit_opts.resume_from): weights,
+ * optimizer slots and iterations, epoch and batch position, the shuffled
+ * order, RNG state and every callback's state, in one safetensors file
+ * written atomically, with its data size and CRC-32 in the metadata. Written
+ * at every epoch end, and every every_n_batches batches when > 0. */
+lm_callback *lm_callback_checkpoint(lm_ctx *ctx, const char *path, int every_n_batches);
+/* LM_OK when path is a complete, uncorrupted training checkpoint. */
+lm_status lm_checkpoint_verify(lm_ctx *ctx, const char *path);
+
+/* keras.callbacks.<keras_name>(*args, **kwargs) with Keras 2.2.4's parameter
+ * order and defaults, for model scripts: EarlyStopping, ReduceLROnPlateau
+ * (epsilon= alias), CSVLogger, ModelCheckpoint, TerminateOnNaN. An argument
+ * with key NULL is positional. Unknown names and keywords, duplicates and
+ * wrong types fail with Python's wording. (LearningRateScheduler takes a
+ * function: lm_callback_lr_scheduler.) */
+typedef enum lm_kwarg_type { LM_KW_NONE, LM_KW_NUM, LM_KW_STR, LM_KW_BOOL } lm_kwarg_type;
+typedef struct lm_kwarg {
+  const char *key; /* NULL: positional */
+  lm_kwarg_type type;
+  double num;
+  const char *str;
+  bool b;
+} lm_kwarg;
+lm_callback *lm_callback_by_name(lm_ctx *ctx, const char *keras_name, int n_args,
+                                 const lm_kwarg *args);
+
 /* ---- files --------------------------------------------------------------------- */
 
 /* One safetensors file: weights named like Keras (dense_1/kernel:0) and the
@@ -259,6 +582,120 @@ lm_status lm_model_save(lm_model *m, const char *path);
 lm_model *lm_model_load(lm_ctx *ctx, const char *path);
 lm_status lm_model_save_weights(lm_model *m, const char *path);
 lm_status lm_model_load_weights(lm_model *m, const char *path);
+
+/* ---- hyperparameter tuning (src/tune/) ------------------------------------
+ * A search space is a flat list of named parameters in the spirit of
+ * Hyperopt's hp.*; a parameter may be active only when an earlier choice
+ * takes one option (conditional / nested spaces). A study runs an algorithm
+ * (random, grid, TPE as in Hyperopt, a genetic algorithm) over the space,
+ * calling an objective; every trial lives in a SQLite file (or in memory), so
+ * a study resumes after a crash and several processes can share one file.
+ * Loss is minimised unless lm_tune_opts.maximize. Docs: docs/tuning.md. */
+
+typedef struct lm_space lm_space;
+typedef struct lm_study lm_study;
+typedef struct lm_trial lm_trial;
+
+lm_space *lm_space_new(lm_ctx *ctx);
+void lm_space_free(lm_space *s);
+/* Each returns the parameter's id (>= 0), or -1 with the error in the context.
+ * Bounds are in value space (loguniform(1e-5, 1), unlike Hyperopt's log bounds);
+ * quantised values are round(x / q) * q; randint draws integers in [low, high). */
+int lm_space_choice(lm_space *s, const char *name, int n_options, const char *const *options);
+int lm_space_uniform(lm_space *s, const char *name, double low, double high);
+int lm_space_quniform(lm_space *s, const char *name, double low, double high, double q);
+int lm_space_loguniform(lm_space *s, const char *name, double low, double high);
+int lm_space_qloguniform(lm_space *s, const char *name, double low, double high, double q);
+int lm_space_normal(lm_space *s, const char *name, double mu, double sigma);
+int lm_space_randint(lm_space *s, const char *name, int64_t low, int64_t high);
+/* Make param active only when the choice parent (declared earlier) takes option. */
+lm_status lm_space_only_if(lm_space *s, int param, int parent, int option);
+int lm_space_n_params(const lm_space *s);
+
+typedef enum lm_tune_algo { LM_TUNE_RANDOM = 0, LM_TUNE_GRID, LM_TUNE_TPE, LM_TUNE_GA } lm_tune_algo;
+typedef enum lm_prune_kind { LM_PRUNE_NONE = 0, LM_PRUNE_MEDIAN, LM_PRUNE_SHA } lm_prune_kind;
+typedef enum lm_trial_status {
+  LM_TRIAL_RUNNING = 0, LM_TRIAL_COMPLETE, LM_TRIAL_PRUNED, LM_TRIAL_FAILED,
+  LM_TRIAL_ABANDONED /* its worker died; the study runs another in its place */
+} lm_trial_status;
+
+typedef struct lm_tune_opts {
+  lm_tune_algo algo;
+  uint64_t seed;          /* with the trial number, fixes each trial's random draws */
+  bool maximize;          /* the objective's value is a score to maximise */
+  int verbose;            /* 1: one table row per finished trial through the log hook */
+  /* TPE (Hyperopt defaults) */
+  int tpe_startup;        /* 20: random trials before the model takes over */
+  int tpe_candidates;     /* 24: draws from l(x) scored by log l - log g */
+  double tpe_gamma;       /* 0.25 */
+  bool tpe_gamma_linear;  /* false: below = ceil(gamma*sqrt(N)) (Hyperopt); true: ceil(gamma*N) (Optuna) */
+  bool tpe_optuna_parzen; /* false: Hyperopt's bandwidths; true: Optuna 3.1's (bounds as
+                           * neighbours, prior kernel apart, ends use inner neighbour) */
+  double tpe_prior_weight;/* 1.0 */
+  int tpe_lf;             /* 25: linear forgetting; also caps the below set */
+  /* grid */
+  int grid_points;        /* 5: points per continuous dimension (cell centres) */
+  /* genetic algorithm */
+  int ga_population;      /* 20 */
+  int ga_tournament;      /* 3 */
+  double ga_crossover;    /* 0.9: uniform crossover probability */
+  double ga_mutation;     /* 0 = 1/d per gene; Gaussian 0.1*range, categorical resample */
+  /* pruning through lm_trial_report */
+  lm_prune_kind prune;
+  int prune_startup;      /* 5: median: complete trials needed before pruning */
+  int prune_warmup;       /* 0: median: no pruning before this step */
+  int sha_min_resource;   /* 1: first rung at this step */
+  int sha_eta;            /* 3: keep the best 1/eta at each rung */
+} lm_tune_opts;
+
+#define LM_TUNE_DEFAULTS                                                                     \
+  { .algo = LM_TUNE_TPE, .seed = 0, .maximize = false, .verbose = 0, .tpe_startup = 20,       \
+    .tpe_candidates = 24, .tpe_gamma = 0.25, .tpe_gamma_linear = false, .tpe_optuna_parzen = false, \
+    .tpe_prior_weight = 1.0, .tpe_lf = 25, .grid_points = 5, .ga_population = 20,             \
+    .ga_tournament = 3, .ga_crossover = 0.9, .ga_mutation = 0.0, .prune = LM_PRUNE_NONE,       \
+    .prune_startup = 5, .prune_warmup = 0, .sha_min_resource = 1, .sha_eta = 3 }
+
+/* path NULL: an in-memory study. An existing file is resumed; its space must
+ * match. The study keeps a reference to the space (free the space after). */
+lm_study *lm_study_open(lm_ctx *ctx, const lm_space *space, const char *path,
+                        const lm_tune_opts *opts);
+void lm_study_free(lm_study *st);
+
+/* The objective writes the trial's value; a non-OK return marks it failed
+ * (the study goes on). It may call lm_trial_report once per step. */
+typedef lm_status (*lm_objective_fn)(lm_trial *t, void *ud, double *value);
+/* Runs trials until the study holds n_trials (all workers together; abandoned
+ * trials do not count), or the grid is exhausted. */
+lm_status lm_study_optimize(lm_study *st, int n_trials, lm_objective_fn fn, void *ud);
+/* Ask/tell for callers that drive the loop: ask returns NULL with LM_OK in
+ * lm_errcode when the study is full. tell frees the trial. */
+lm_trial *lm_study_ask(lm_study *st, int n_trials);
+lm_status lm_study_tell(lm_study *st, lm_trial *t, lm_trial_status status, double value);
+
+/* Reports an intermediate value (step counts from 1, e.g. epochs done);
+ * returns true when the pruner says to stop: return the value you have and
+ * the trial is recorded as pruned. */
+bool lm_trial_report(lm_trial *t, int step, double value);
+int lm_trial_number(const lm_trial *t);
+bool lm_trial_active(const lm_trial *t, const char *name);
+/* A parameter's value: numbers as drawn (randint/quantised as whole numbers),
+ * a choice's option parsed as a number (its index if not numeric); NaN (int: 0)
+ * when inactive or unknown. lm_trial_str gives a choice's option text. */
+double lm_trial_float(const lm_trial *t, const char *name);
+int64_t lm_trial_int(const lm_trial *t, const char *name);
+const char *lm_trial_str(const lm_trial *t, const char *name);
+
+/* Trials recorded so far (reloaded from the file), and the best complete one. */
+int lm_study_n_trials(lm_study *st);
+lm_status lm_study_trial(lm_study *st, int i, int *number, lm_trial_status *status,
+                         double *value, char *params, size_t params_len);
+/* -1 when no trial is complete. params: "name=value name=value". */
+int lm_study_best(lm_study *st, double *value, char *params, size_t params_len);
+const char *lm_trial_status_name(lm_trial_status s);
+/* Opens an existing study file with the space stored in it (for reports). */
+lm_study *lm_study_load(lm_ctx *ctx, const char *path);
+const lm_space *lm_study_space(const lm_study *st);
+bool lm_study_maximize(const lm_study *st);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,8 @@
 #include "layers/layer.h"
 #include "train/train.h"
 #include "ops/ops.h"
+#include "ops/conv_ops.h"
+#include "ops/spatial.h"
 #include "testutil.h"
 
 #define GC_EPS 1e-3  /* finite-difference step */
@@ -201,6 +203,211 @@ static int b_dense(lmg_graph *g, const int *in, const gc_case *c) {
 /* Keras losses (src/train/losses.c): in[0] = y_pred, in[1] = y_true. */
 static int b_loss(lmg_graph *g, const int *in, const gc_case *c) {
   return lmt_loss_build(g, c->kind, in[1], in[0]);
+}
+
+/* ---- sequence ops and layers [issue 5] (src/ops/embedding.c, lstm.c,
+ * src/layers/embedding.c, lstm.c). b_lstm kind: 0 last output, hard_sigmoid;
+ * 1 return_sequences + go_backwards, sigmoid; 2 masked by in[4] (ids, 0 =
+ * masked), return_sequences, no bias (in[3] unused). */
+static int b_embedding(lmg_graph *g, const int *in, const gc_case *c) {
+  (void)c;
+  return lmo_embedding(g, in[0], in[1]);
+}
+static int b_lstm(lmg_graph *g, const int *in, const gc_case *c) {
+  lmo_rnn_args a = {c->kind != 0, c->kind == 1, LMO_TANH,
+                    c->kind == 1 ? LMO_SIGMOID : LMO_HARD_SIGMOID};
+  return lmo_lstm(g, in[0], in[1], in[2], c->kind == 2 ? -1 : in[3], c->kind == 2 ? in[3] : -1,
+                  &a);
+}
+/* Layers on symbolic inputs of the leaves' shapes. kind 0: Embedding(6, 3);
+ * 1: LSTM(3); 2: LSTM(2, return_sequences, go_backwards, sigmoid);
+ * 3: Embedding(4, 3, mask_zero) -> LSTM(2, return_sequences). */
+static int b_seq_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, x->dtype, NULL);
+  lm_layer *l1 = NULL, *l2 = NULL;
+  if (c->kind == 0) l1 = lm_layer_embedding(ctx, 6, 3, NULL);
+  if (c->kind == 1) l1 = lm_layer_lstm(ctx, 3, NULL);
+  if (c->kind == 2) {
+    lm_rnn_opts o = {.return_sequences = true, .go_backwards = true,
+                     .recurrent_activation = "sigmoid"};
+    l1 = lm_layer_lstm(ctx, 2, &o);
+  }
+  if (c->kind == 3) {
+    lm_embedding_opts eo = {.mask_zero = true};
+    lm_rnn_opts o = {.return_sequences = true};
+    l1 = lm_layer_embedding(ctx, 4, 3, &eo);
+    l2 = lm_layer_lstm(ctx, 2, &o);
+  }
+  lm_sym *s1 = lm_layer_call(l1, s);
+  int out = -1;
+  if (!s1 || l1->cls->emit(l1, g, 1, in, &out) != LM_OK) return -1;
+  if (l2) {
+    int mid = out;
+    if (!lm_layer_call(l2, s1) || l2->cls->emit(l2, g, 1, &mid, &out) != LM_OK) return -1;
+  }
+  return out;
+}
+
+/* ---- depthwise, pointwise, pad2d, upsample2d, relu_ex and their layers
+ * [issue 4: src/ops/depthwise.c, spatial.c; src/layers/depthwise.c,
+ * spatial.c, relu.c]. iarg for depthwise: strides, dilations, same. ---- */
+static int b_depthwise(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_depthwise(g, in[0], in[1], c->n_in > 2 ? in[2] : -1, c->iarg[0], c->iarg[1],
+                       c->iarg[2], c->iarg[3], c->iarg[4] != 0);
+}
+static int b_pointwise(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_pointwise(g, in[0], in[1], c->n_in > 2 ? in[2] : -1);
+}
+static int b_conv2d_transpose(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_conv2d_transpose(g, in[0], in[1], c->n_in > 2 ? in[2] : -1, c->iarg[0], c->iarg[1],
+                              c->iarg[2], c->iarg[3], c->iarg[4] != 0);
+}
+static int b_pad2d(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_pad2d(g, in[0], c->iarg[0], c->iarg[1], c->iarg[2], c->iarg[3]);
+}
+static int b_upsample2d(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_upsample2d(g, in[0], c->iarg[0], c->iarg[1]);
+}
+static int b_relu_ex(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_relu_ex(g, in[0], c->iarg[0] != 0, c->farg[0], c->farg[1], c->iarg[1] * 0.1f);
+}
+enum { GS_DEPTHWISE, GS_SEPARABLE, GS_ZERO_PAD, GS_CROP, GS_UPSAMPLE, GS_LEAKY, GS_RELU,
+       GS_SOFTMAX, GS_TRANSPOSE };
+static int b_spatial_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  lm_separable_opts so = {.strides = {c->iarg[0], c->iarg[1]},
+                          .padding = c->iarg[2] ? "same" : "valid",
+                          .depth_multiplier = c->iarg[3],
+                          .activation = "tanh",
+                          .bias_initializer = "uniform"};
+  lm_relu_opts ro = {.has_max_value = true, .max_value = 0.8f, .negative_slope = 0.2f,
+                     .threshold = 0.1f};
+  lm_layer *l = c->kind == GS_DEPTHWISE   ? lm_layer_depthwise_conv2d(ctx, 3, 2, &so)
+                : c->kind == GS_SEPARABLE ? lm_layer_separable_conv2d(ctx, 3, 2, 3, &so)
+                : c->kind == GS_ZERO_PAD  ? lm_layer_zero_padding2d(ctx, 1, 2, 2, 0, NULL)
+                : c->kind == GS_CROP      ? lm_layer_cropping2d(ctx, 1, 0, 1, 2, NULL)
+                : c->kind == GS_UPSAMPLE  ? lm_layer_upsampling2d(ctx, 2, 3, NULL)
+                : c->kind == GS_LEAKY     ? lm_layer_leaky_relu(ctx, 0.3f, NULL)
+                : c->kind == GS_RELU      ? lm_layer_relu(ctx, &ro)
+                : c->kind == GS_TRANSPOSE
+                    ? lm_layer_conv2d_transpose(ctx, 2, 3, 2,
+                                                &(lm_conv2d_transpose_opts){
+                                                    .strides = {c->iarg[0], c->iarg[1]},
+                                                    .padding = c->iarg[2] ? "same" : "valid",
+                                                    .activation = "tanh",
+                                                    .bias_initializer = "uniform"})
+                                          : lm_layer_softmax(ctx, 1, NULL);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, LM_FLOAT32, NULL);
+  int out = -1;
+  if (!lm_layer_call(l, s) || l->cls->emit(l, g, 1, in, &out) != LM_OK) return -1;
+  return out;
+}
+
+/* ---- convolution, pooling, batch normalisation [issue 4] (src/ops/conv2d.c,
+ * pool.c, batchnorm.c; src/layers/conv2d.c, pooling.c, batchnorm.c).
+ * b_conv2d iarg: sh, sw, dh, dw, same. b_pool2d kind: LMO_POOL_*, iarg: ph,
+ * pw, sh, sw, same. b_bn: moving statistics are constants (mean 0.1, var
+ * 1.5); kind bit 0 drops gamma (in[1]), bit 1 drops beta (in[2]); iarg[0]
+ * is the axis. b_conv_layer builds the layer named by kind on a symbolic
+ * input of the leaf's shape. */
+static int b_conv2d(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_conv2d(g, in[0], in[1], c->n_in > 2 ? in[2] : -1, c->iarg[0], c->iarg[1],
+                    c->iarg[2], c->iarg[3], c->iarg[4] != 0);
+}
+static int b_pool2d(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_pool2d(g, c->kind, in[0], c->iarg[0], c->iarg[1], c->iarg[2], c->iarg[3],
+                    c->iarg[4] != 0);
+}
+static int b_global_pool(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_global_pool(g, c->kind, in[0]);
+}
+static int b_bn(lmg_graph *g, const int *in, const gc_case *c) {
+  const lmg_node *x = lmg_at(g, in[0]);
+  int64_t ch[1] = {x->shape[c->iarg[0]]};
+  lm_tensor *mt = lmt_new(g->ctx, LM_FLOAT32, 1, ch), *vt = lmt_new(g->ctx, LM_FLOAT32, 1, ch);
+  if (!mt || !vt) {
+    lmt_free(mt);
+    lmt_free(vt);
+    return -1;
+  }
+  for (int64_t i = 0; i < ch[0]; i++) {
+    ((float *)mt->data)[i] = 0.1f;
+    ((float *)vt->data)[i] = 1.5f;
+  }
+  int mean = lmg_const(g, mt), var = lmg_const(g, vt);
+  return lmo_batchnorm(g, in[0], mean, var, c->kind & 1 ? -1 : in[1], c->kind & 2 ? -1 : in[2],
+                       c->iarg[0], 0.99f, 1e-3f);
+}
+enum { GC_CONV2D, GC_CONV2D_1X1, GC_MAXPOOL, GC_AVGPOOL, GC_GAP, GC_GMP, GC_BN };
+static int b_conv_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  lm_conv2d_opts co = {.strides = {2, 2}, .padding = "same", .activation = "tanh",
+                       .bias_initializer = "uniform"};
+  lm_conv2d_opts c1 = {.no_bias = true};
+  lm_pool2d_opts po = {.strides = {2, 2}, .padding = "same"};
+  lm_batchnorm_opts bo = {.gamma_initializer = "uniform", .beta_initializer = "uniform"};
+  lm_layer *l = c->kind == GC_CONV2D       ? lm_layer_conv2d(ctx, 3, 3, 2, &co)
+                : c->kind == GC_CONV2D_1X1 ? lm_layer_conv2d(ctx, 2, 1, 1, &c1)
+                : c->kind == GC_MAXPOOL    ? lm_layer_max_pooling2d(ctx, 0, 0, NULL)
+                : c->kind == GC_AVGPOOL    ? lm_layer_average_pooling2d(ctx, 3, 3, &po)
+                : c->kind == GC_GAP        ? lm_layer_global_average_pooling2d(ctx, NULL)
+                : c->kind == GC_GMP        ? lm_layer_global_max_pooling2d(ctx, NULL)
+                                           : lm_layer_batch_normalization(ctx, &bo);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, LM_FLOAT32, NULL);
+  int out = -1;
+  if (!lm_layer_call(l, s) || l->cls->emit(l, g, 1, in, &out) != LM_OK) return -1;
+  return out;
+}
+
+/* simple_rnn kind: 0 last output, tanh, bias; 1 sequences, go_backwards,
+ * masked by in[3], sigmoid, no bias. */
+static int b_simple_rnn(lmg_graph *g, const int *in, const gc_case *c) {
+  lmo_rnn_args a = {c->kind == 1, c->kind == 1, c->kind == 1 ? LMO_SIGMOID : LMO_TANH, 0};
+  return lmo_simple_rnn(g, in[0], in[1], in[2], c->kind == 1 ? -1 : in[3],
+                        c->kind == 1 ? in[3] : -1, &a);
+}
+static int b_simple_rnn_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  (void)c;
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, x->dtype, NULL);
+  lm_layer *l = lm_layer_simple_rnn(ctx, 3, &(lm_rnn_opts){.return_sequences = true});
+  int out = -1;
+  if (!lm_layer_call(l, s) || l->cls->emit(l, g, 1, in, &out) != LM_OK) return -1;
+  return out;
+}
+
+/* conv1d kind: 0 valid, 1 same + stride 2, 2 causal + dilation 2 (iarg:
+ * stride, dilation, pad); bias when a third leaf is given. pool1d kind 0 max,
+ * 1 avg (iarg: pool, stride, pad). */
+static int b_conv1d(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_conv1d(g, in[0], in[1], c->n_in > 2 ? in[2] : -1, c->iarg[0], c->iarg[1],
+                    c->iarg[2]);
+}
+static int b_pool1d(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_pool1d(g, in[0], c->kind == 1, c->iarg[0], c->iarg[1], c->iarg[2]);
+}
+/* kind 0 Conv1D(2, 3, same, tanh); 1 MaxPooling1D(2); 2 AveragePooling1D(3, 2,
+ * same); 3 GlobalMaxPooling1D; 4 GlobalAveragePooling1D. */
+static int b_conv1d_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, x->dtype, NULL);
+  lm_layer *l = c->kind == 0   ? lm_layer_conv1d(ctx, 2, 3,
+                                                 &(lm_conv1d_opts){.padding = "same",
+                                                                   .activation = "tanh",
+                                                                   .bias_initializer = "uniform"})
+                : c->kind == 1 ? lm_layer_max_pooling1d(ctx, 2, 0, NULL, NULL)
+                : c->kind == 2 ? lm_layer_average_pooling1d(ctx, 3, 2, "same", NULL)
+                : c->kind == 3 ? lm_layer_global_max_pooling1d(ctx, NULL)
+                               : lm_layer_global_average_pooling1d(ctx, NULL);
+  int out = -1;
+  if (!lm_layer_call(l, s) || l->cls->emit(l, g, 1, in, &out) != LM_OK) return -1;
+  return out;
 }
 
 /* ---- the table ---- */
@@ -389,6 +596,156 @@ static const gc_case cases[] = {
      .in = {IN(-1, 1, 2, 3, 2), IN(-1, 1, 2, 3, 1)}},
     {"layer/concatenate axis 1 of three", NULL, b_layer, .kind = GL_CONCATENATE, .iarg = {1},
      .n_in = 3, .in = {IN(-1, 1, 2, 1, 2), IN(-1, 1, 2, 2, 2), IN(-1, 1, 2, 3, 2)}},
+    /* sequence ops and layers [issue 5] */
+    {"embedding/int32 ids", "embedding", b_embedding, .n_in = 2,
+     .in = {INDEX(LM_INT32, 5, 3, 4), PAR(-1, 1, 5, 3)}},
+    {"embedding/float ids", "embedding", b_embedding, .n_in = 2,
+     .in = {INDEX(LM_FLOAT32, 4, 2, 3), PAR(-1, 1, 4, 2)}},
+    {"lstm/last output, hard_sigmoid", "lstm", b_lstm, .kind = 0, .n_in = 4,
+     .in = {IN(-1, 1, 2, 3, 4), PAR(-0.3, 0.3, 4, 12), PAR(-0.3, 0.3, 3, 12),
+            PAR(-0.3, 0.3, 12)}},
+    {"lstm/sequences, go_backwards, sigmoid", "lstm", b_lstm, .kind = 1, .n_in = 4,
+     .in = {IN(-1, 1, 2, 4, 3), PAR(-0.5, 0.5, 3, 8), PAR(-0.5, 0.5, 2, 8),
+            PAR(-0.5, 0.5, 8)}},
+    {"lstm/masked sequences, no bias", "lstm", b_lstm, .kind = 2, .n_in = 4,
+     .in = {IN(-1, 1, 3, 4, 3), PAR(-0.3, 0.3, 3, 8), PAR(-0.3, 0.3, 2, 8),
+            INDEX(LM_INT32, 2, 3, 4)}},
+    {"layer/embedding", NULL, b_seq_layer, .kind = 0, .n_in = 1, .in = {INDEX(LM_INT32, 6, 2, 5)}},
+    {"layer/lstm", NULL, b_seq_layer, .kind = 1, .n_in = 1, .in = {IN(-1, 1, 2, 3, 4)}},
+    {"layer/lstm sequences, go_backwards", NULL, b_seq_layer, .kind = 2, .n_in = 1,
+     .in = {IN(-1, 1, 2, 4, 3)}},
+    {"layer/lstm after embedding(mask_zero)", NULL, b_seq_layer, .kind = 3, .n_in = 1,
+     .in = {INDEX(LM_INT32, 4, 3, 5)}},
+    {"simple_rnn/last output, tanh", "simple_rnn", b_simple_rnn, .kind = 0, .n_in = 4,
+     .in = {IN(-1, 1, 2, 4, 3), PAR(-0.5, 0.5, 3, 3), PAR(-0.5, 0.5, 3, 3), PAR(-0.5, 0.5, 3)}},
+    {"simple_rnn/masked sequences, go_backwards", "simple_rnn", b_simple_rnn, .kind = 1,
+     .n_in = 4,
+     .in = {IN(-1, 1, 3, 4, 2), PAR(-0.5, 0.5, 2, 3), PAR(-0.5, 0.5, 3, 3),
+            INDEX(LM_INT32, 2, 3, 4)}},
+    {"layer/simple_rnn sequences", NULL, b_simple_rnn_layer, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    {"conv1d/valid, bias", "conv1d", b_conv1d, .iarg = {1, 1, 0}, .n_in = 3,
+     .in = {IN(-1, 1, 2, 6, 3), PAR(-1, 1, 3, 3, 2), PAR(-1, 1, 2)}},
+    {"conv1d/same, stride 2", "conv1d", b_conv1d, .iarg = {2, 1, 1}, .n_in = 2,
+     .in = {IN(-1, 1, 2, 7, 2), PAR(-1, 1, 4, 2, 3)}},
+    {"conv1d/causal, dilation 2", "conv1d", b_conv1d, .iarg = {1, 2, 2}, .n_in = 3,
+     .in = {IN(-1, 1, 2, 5, 2), PAR(-1, 1, 2, 2, 2), PAR(-1, 1, 2)}},
+    {"pool1d/max valid", "pool1d", b_pool1d, .kind = 0, .iarg = {2, 2, 0}, .n_in = 1,
+     .in = {IN_DISTINCT(-1, 1, 2, 7, 3)}},
+    {"pool1d/avg same, stride 2", "pool1d", b_pool1d, .kind = 1, .iarg = {3, 2, 1}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 6, 2)}},
+    {"layer/conv1d", NULL, b_conv1d_layer, .kind = 0, .n_in = 1, .in = {IN(-1, 1, 2, 5, 3)}},
+    {"layer/max_pooling1d", NULL, b_conv1d_layer, .kind = 1, .n_in = 1,
+     .in = {IN_DISTINCT(-1, 1, 2, 5, 2)}},
+    {"layer/average_pooling1d", NULL, b_conv1d_layer, .kind = 2, .n_in = 1,
+     .in = {IN(-1, 1, 2, 5, 2)}},
+    {"layer/global_max_pooling1d", NULL, b_conv1d_layer, .kind = 3, .n_in = 1,
+     .in = {IN_DISTINCT(-1, 1, 2, 4, 3)}},
+    {"layer/global_average_pooling1d", NULL, b_conv1d_layer, .kind = 4, .n_in = 1,
+     .in = {IN(-1, 1, 2, 4, 3)}},
+    /* depthwise, pointwise, pad2d, upsample2d, relu_ex and their layers [issue 4] */
+    {"depthwise/3x3 valid, bias", "depthwise", b_depthwise, .iarg = {1, 1, 1, 1, 0}, .n_in = 3,
+     .in = {IN(-1, 1, 2, 5, 5, 3), PAR(-1, 1, 3, 3, 3, 1), PAR(-1, 1, 3)}},
+    {"depthwise/2x3 same, strides 2, dm 2", "depthwise", b_depthwise, .iarg = {2, 2, 1, 1, 1},
+     .n_in = 2, .in = {IN(-1, 1, 2, 6, 5, 2), PAR(-1, 1, 2, 3, 2, 2)}},
+    {"depthwise/3x3 same, dilation 2, dm 3", "depthwise", b_depthwise,
+     .iarg = {1, 1, 2, 2, 1}, .n_in = 3,
+     .in = {IN(-1, 1, 1, 7, 6, 2), PAR(-1, 1, 3, 3, 2, 3), PAR(-1, 1, 6)}},
+    {"pointwise/bias", "pointwise", b_pointwise, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3, 3, 4), PAR(-1, 1, 1, 1, 4, 5), PAR(-1, 1, 5)}},
+    {"pad2d/pad", "pad2d", b_pad2d, .iarg = {1, 2, 0, 1}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4, 2)}},
+    {"pad2d/crop", "pad2d", b_pad2d, .iarg = {-1, 0, -1, -2}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 4, 5, 2)}},
+    {"upsample2d", "upsample2d", b_upsample2d, .iarg = {2, 3}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 2, 3, 2)}},
+    {"relu_ex/leaky", "relu_ex", b_relu_ex, .iarg = {0, 0}, .farg = {0.0f, 0.3f}, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}, KINK0},
+    {"relu_ex/cap, slope, threshold", "relu_ex", b_relu_ex, .iarg = {1, 2}, .farg = {0.9f, 0.1f},
+     .n_in = 1, .in = {IN(-1, 1.5f, 3, 4)}, .kinks = {0.2f, 0.9f}, .n_kinks = 2},
+    {"layer/depthwise_conv2d same, dm 2", NULL, b_spatial_layer, .kind = GS_DEPTHWISE,
+     .iarg = {1, 1, 1, 2}, .n_in = 1, .in = {IN(-1, 1, 2, 4, 5, 2)}},
+    {"layer/separable_conv2d strides 2, dm 2", NULL, b_spatial_layer, .kind = GS_SEPARABLE,
+     .iarg = {2, 1, 0, 2}, .n_in = 1, .in = {IN(-1, 1, 2, 5, 6, 2)}},
+    {"layer/zero_padding2d", NULL, b_spatial_layer, .kind = GS_ZERO_PAD, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 2, 2)}},
+    {"layer/cropping2d", NULL, b_spatial_layer, .kind = GS_CROP, .n_in = 1,
+     .in = {IN(-1, 1, 2, 4, 5, 2)}},
+    {"layer/up_sampling2d", NULL, b_spatial_layer, .kind = GS_UPSAMPLE, .n_in = 1,
+     .in = {IN(-1, 1, 2, 2, 2, 3)}},
+    {"layer/leaky_re_lu", NULL, b_spatial_layer, .kind = GS_LEAKY, .n_in = 1,
+     .in = {IN(-2, 2, 3, 4)}, KINK0},
+    {"layer/re_lu max_value, negative_slope, threshold", NULL, b_spatial_layer, .kind = GS_RELU,
+     .n_in = 1, .in = {IN(-1, 1.5f, 3, 4)}, .kinks = {0.1f, 0.8f}, .n_kinks = 2},
+    {"layer/softmax axis 1", NULL, b_spatial_layer, .kind = GS_SOFTMAX, .n_in = 1,
+     .in = {IN(-2, 2, 2, 3, 4)}},
+    {"conv2d_transpose/3x3 valid, bias", "conv2d_transpose", b_conv2d_transpose,
+     .iarg = {1, 1, 1, 1, 0}, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3, 4, 2), PAR(-1, 1, 3, 3, 3, 2), PAR(-1, 1, 3)}},
+    {"conv2d_transpose/3x2 same, strides 2x3", "conv2d_transpose", b_conv2d_transpose,
+     .iarg = {2, 3, 1, 1, 1}, .n_in = 2,
+     .in = {IN(-1, 1, 2, 3, 3, 2), PAR(-1, 1, 3, 2, 2, 2)}},
+    {"conv2d_transpose/2x2 valid, strides 3, dilation 1", "conv2d_transpose", b_conv2d_transpose,
+     .iarg = {3, 3, 1, 1, 0}, .n_in = 2, .in = {IN(-1, 1, 1, 2, 3, 2), PAR(-1, 1, 2, 2, 3, 2)}},
+    {"conv2d_transpose/3x3 same, dilation 2", "conv2d_transpose", b_conv2d_transpose,
+     .iarg = {1, 1, 2, 2, 1}, .n_in = 2, .in = {IN(-1, 1, 1, 4, 5, 2), PAR(-1, 1, 3, 3, 2, 2)}},
+    {"layer/conv2d_transpose same, strides 2", NULL, b_spatial_layer, .kind = GS_TRANSPOSE,
+     .iarg = {2, 2, 1}, .n_in = 1, .in = {IN(-1, 1, 2, 3, 2, 2)}},
+    /* [issue 4] conv2d: valid/same, odd/even sizes, strides, dilation, 1x1 gemm */
+    {"conv2d/3x3 valid bias", "conv2d", b_conv2d, .iarg = {1, 1, 1, 1, 0}, .n_in = 3,
+     .in = {IN(-1, 1, 2, 5, 6, 3), PAR(-1, 1, 3, 3, 3, 4), PAR(-1, 1, 4)}},
+    {"conv2d/3x3 same stride 2 even (pad 0/1)", "conv2d", b_conv2d, .iarg = {2, 2, 1, 1, 1},
+     .n_in = 2, .in = {IN(-1, 1, 2, 6, 6, 2), PAR(-1, 1, 3, 3, 2, 3)}},
+    {"conv2d/2x2 same stride 1 (pad 0/1)", "conv2d", b_conv2d, .iarg = {1, 1, 1, 1, 1},
+     .n_in = 3, .in = {IN(-1, 1, 2, 5, 4, 2), PAR(-1, 1, 2, 2, 2, 3), PAR(-1, 1, 3)}},
+    {"conv2d/3x2 dilation (2, 1) same", "conv2d", b_conv2d, .iarg = {1, 1, 2, 1, 1}, .n_in = 2,
+     .in = {IN(-1, 1, 1, 7, 5, 2), PAR(-1, 1, 3, 2, 2, 2)}},
+    {"conv2d/3x3 stride 2 dilation 2 same", "conv2d", b_conv2d, .iarg = {2, 2, 2, 2, 1},
+     .n_in = 2, .in = {IN(-1, 1, 1, 7, 6, 2), PAR(-1, 1, 3, 3, 2, 2)}},
+    {"conv2d/1x1 gemm", "conv2d", b_conv2d, .iarg = {1, 1, 1, 1, 0}, .n_in = 3,
+     .in = {IN(-1, 1, 2, 3, 4, 3), PAR(-1, 1, 1, 1, 3, 2), PAR(-1, 1, 2)}},
+    {"conv2d/1x1 stride 2", "conv2d", b_conv2d, .iarg = {2, 2, 1, 1, 0}, .n_in = 2,
+     .in = {IN(-1, 1, 2, 5, 4, 3), PAR(-1, 1, 1, 1, 3, 2)}},
+    /* pool2d */
+    {"pool2d/max 2x2 valid odd", "pool2d", b_pool2d, .kind = LMO_POOL_MAX, .iarg = {2, 2, 2, 2, 0},
+     .n_in = 1, .in = {IN_DISTINCT(-2, 2, 2, 5, 5, 3)}},
+    {"pool2d/max 3x3 stride 2 same", "pool2d", b_pool2d, .kind = LMO_POOL_MAX,
+     .iarg = {3, 3, 2, 2, 1}, .n_in = 1, .in = {IN_DISTINCT(-2, 2, 2, 6, 7, 2)}},
+    {"pool2d/avg 2x2 same odd", "pool2d", b_pool2d, .kind = LMO_POOL_AVG, .iarg = {2, 2, 2, 2, 1},
+     .n_in = 1, .in = {IN(-1, 1, 2, 5, 5, 2)}},
+    {"pool2d/avg 3x2 stride 1 same", "pool2d", b_pool2d, .kind = LMO_POOL_AVG,
+     .iarg = {3, 2, 1, 1, 1}, .n_in = 1, .in = {IN(-1, 1, 1, 4, 5, 2)}},
+    /* global_pool */
+    {"global_pool/max", "global_pool", b_global_pool, .kind = LMO_POOL_MAX, .n_in = 1,
+     .in = {IN_DISTINCT(-2, 2, 2, 3, 4, 3)}},
+    {"global_pool/avg", "global_pool", b_global_pool, .kind = LMO_POOL_AVG, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4, 3)}},
+    /* batchnorm */
+    {"batchnorm/training NHWC", "batchnorm", b_bn, .iarg = {3}, .n_in = 3,
+     .in = {IN(-1, 1, 3, 2, 2, 4), PAR(0.5f, 1.5f, 4), PAR(-1, 1, 4)}, .training = true},
+    {"batchnorm/inference NHWC", "batchnorm", b_bn, .iarg = {3}, .n_in = 3,
+     .in = {IN(-1, 1, 3, 2, 2, 4), PAR(0.5f, 1.5f, 4), PAR(-1, 1, 4)}},
+    {"batchnorm/training axis 1, no gamma", "batchnorm", b_bn, .kind = 1, .iarg = {1}, .n_in = 3,
+     .in = {IN(-1, 1, 4, 3, 2), PAR(0.5f, 1.5f, 3), PAR(-1, 1, 3)}, .training = true},
+    {"batchnorm/training no beta", "batchnorm", b_bn, .kind = 2, .iarg = {1}, .n_in = 3,
+     .in = {IN(-1, 1, 6, 3), PAR(0.5f, 1.5f, 3), PAR(-1, 1, 3)}, .training = true},
+    /* layers (b_conv_layer) */
+    {"layer/conv2d 3x3 same stride 2 tanh", NULL, b_conv_layer, .kind = GC_CONV2D, .n_in = 1,
+     .in = {IN(-1, 1, 2, 5, 6, 2)}},
+    {"layer/conv2d 1x1 no bias", NULL, b_conv_layer, .kind = GC_CONV2D_1X1, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 3, 3)}},
+    {"layer/max_pooling2d", NULL, b_conv_layer, .kind = GC_MAXPOOL, .n_in = 1,
+     .in = {IN_DISTINCT(-2, 2, 2, 5, 4, 2)}},
+    {"layer/average_pooling2d 3x3 same stride 2", NULL, b_conv_layer, .kind = GC_AVGPOOL,
+     .n_in = 1, .in = {IN(-1, 1, 2, 5, 6, 2)}},
+    {"layer/global_average_pooling2d", NULL, b_conv_layer, .kind = GC_GAP, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 2, 3)}},
+    {"layer/global_max_pooling2d", NULL, b_conv_layer, .kind = GC_GMP, .n_in = 1,
+     .in = {IN_DISTINCT(-2, 2, 2, 3, 2, 3)}},
+    {"layer/batch_normalization training", NULL, b_conv_layer, .kind = GC_BN, .n_in = 1,
+     .in = {IN(-1, 1, 4, 2, 2, 3)}, .training = true},
+    {"layer/batch_normalization inference", NULL, b_conv_layer, .kind = GC_BN, .n_in = 1,
+     .in = {IN(-1, 1, 4, 2, 2, 3)}},
 };
 enum { N_CASES = (int)(sizeof cases / sizeof cases[0]) };
 

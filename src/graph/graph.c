@@ -264,6 +264,8 @@ void lmg_mark(const lmg_graph *g, int n_targets, const int *targets, bool *mask)
 }
 
 void lmg_forward(lmg_graph *g, const bool *mask) {
+  g->fwd_err = LM_OK;
+  g->fwd_err_row = -1;
   for (int i = 0; i < g->n_nodes; i++) {
     lmg_node *n = &g->nodes[i];
     if (n->kind != LMG_OP || (mask && !mask[i])) continue;

@@ -76,6 +76,11 @@ struct lmg_graph {
   bool plan_grads;
   const bool *plan_mask;
   const char *label; /* current label for new nodes */
+  /* Bad data met by a forward (an index outside an embedding table): the
+   * first op that meets it sets fwd_err, the message (lm_fail) and the batch
+   * row; lmg_forward clears them first. Callers check after lmg_forward. */
+  lm_status fwd_err;
+  int64_t fwd_err_row;
   /* profiling (LAMINA_PROFILE=1) */
   bool profile;
   double *prof_fwd, *prof_bwd; /* per node, seconds */

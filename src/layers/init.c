@@ -59,10 +59,43 @@ static const init_spec *find_spec(const char *name) {
 }
 
 bool lml_initializer_known(const char *initializer) {
-  return !initializer || find_spec(initializer) != NULL;
+  return !initializer || find_spec(initializer) != NULL ||
+         strcmp(initializer, "orthogonal") == 0 || strcmp(initializer, "Orthogonal") == 0;
+}
+
+/* Orthogonal (gain 1) on the (prod(shape[:-1]), shape[-1]) matrix: modified
+ * Gram-Schmidt over the shorter side of a normal matrix, in double, so rows
+ * (rows <= cols) or columns come out orthonormal, as Keras' SVD does. */
+static lm_status init_orthogonal(lm_ctx *ctx, lm_tensor *t) {
+  int64_t cols = t->ndim ? t->shape[t->ndim - 1] : 1, rows = cols ? t->size / cols : 0;
+  bool by_rows = rows <= cols;
+  int64_t nv = by_rows ? rows : cols, len = by_rows ? cols : rows;
+  double *a = lm_alloc(ctx, sizeof(double) * (size_t)(t->size ? t->size : 1));
+  if (!a) return LM_ERR_NOMEM;
+  for (int64_t i = 0; i < t->size; i++) a[i] = lm_rng_normal(ctx->rng);
+  /* vector v, element k */
+#define ORTH_AT(v, k) a[by_rows ? (v) * cols + (k) : (k) * cols + (v)]
+  for (int64_t v = 0; v < nv; v++) {
+    for (int64_t p = 0; p < v; p++) {
+      double dot = 0;
+      for (int64_t k = 0; k < len; k++) dot += ORTH_AT(v, k) * ORTH_AT(p, k);
+      for (int64_t k = 0; k < len; k++) ORTH_AT(v, k) -= dot * ORTH_AT(p, k);
+    }
+    double nrm = 0;
+    for (int64_t k = 0; k < len; k++) nrm += ORTH_AT(v, k) * ORTH_AT(v, k);
+    nrm = sqrt(nrm);
+    for (int64_t k = 0; k < len; k++) ORTH_AT(v, k) = nrm > 0 ? ORTH_AT(v, k) / nrm : 0.0;
+  }
+#undef ORTH_AT
+  float *w = t->data;
+  for (int64_t i = 0; i < t->size; i++) w[i] = (float)a[i];
+  lm_dealloc(ctx, a);
+  return LM_OK;
 }
 
 lm_status lml_init_tensor(lm_ctx *ctx, lm_tensor *t, const char *initializer) {
+  if (initializer && (!strcmp(initializer, "orthogonal") || !strcmp(initializer, "Orthogonal")))
+    return init_orthogonal(ctx, t);
   const init_spec *s = find_spec(initializer ? initializer : "zeros");
   if (!s) return lm_fail(ctx, LM_ERR_ARG, "Unknown initializer: %s", initializer);
   float *w = t->data;

@@ -1,5 +1,6 @@
 /* Layer objects, symbolic tensors and layer calls: the Keras graph. */
 #include "layers/layer.h"
+#include "layers/conv_layers.h"
 
 #include <string.h>
 
@@ -314,6 +315,15 @@ const lml_class *const lml_registry[] = {
     &lml_input_class,   &lml_dense_class,    &lml_activation_class, &lml_flatten_class,
     &lml_reshape_class, &lml_dropout_class,  &lml_add_class,        &lml_subtract_class,
     &lml_multiply_class, &lml_average_class, &lml_maximum_class,    &lml_concatenate_class,
+    &lml_embedding_class, &lml_lstm_class, &lml_conv1d_class, &lml_max_pooling1d_class,
+    &lml_average_pooling1d_class, &lml_global_max_pooling1d_class,
+    &lml_global_average_pooling1d_class, &lml_simple_rnn_class, /* issue 5 */
+    &lml_depthwise_conv2d_class, &lml_separable_conv2d_class, &lml_zero_padding2d_class,
+    &lml_cropping2d_class, &lml_upsampling2d_class, &lml_leaky_relu_class, &lml_relu_class,
+    &lml_softmax_class, &lml_conv2d_transpose_class, /* issue 4: depthwise.c, spatial.c, relu.c */
+    &lml_conv2d_class, &lml_max_pooling2d_class, &lml_average_pooling2d_class,
+    &lml_global_average_pooling2d_class, &lml_global_max_pooling2d_class,
+    &lml_batch_normalization_class, /* issue 4: conv2d.c, pooling.c, batchnorm.c */
 };
 
 const int lml_registry_n = (int)(sizeof lml_registry / sizeof *lml_registry);

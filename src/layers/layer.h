@@ -99,5 +99,22 @@ extern const lml_class lml_input_class, lml_dense_class, lml_activation_class,
     lml_flatten_class, lml_reshape_class, lml_dropout_class, lml_add_class,
     lml_subtract_class, lml_multiply_class, lml_average_class, lml_maximum_class,
     lml_concatenate_class;
+/* [issue 4] depthwise.c, spatial.c, relu.c, conv_transpose.c */
+extern const lml_class lml_depthwise_conv2d_class, lml_separable_conv2d_class,
+    lml_zero_padding2d_class, lml_cropping2d_class, lml_upsampling2d_class,
+    lml_leaky_relu_class, lml_relu_class, lml_softmax_class, lml_conv2d_transpose_class;
+
+/* ---- sequence layers [issue 5] ---- */
+extern const lml_class lml_embedding_class, lml_lstm_class, lml_conv1d_class,
+    lml_max_pooling1d_class, lml_average_pooling1d_class, lml_global_max_pooling1d_class,
+    lml_global_average_pooling1d_class, lml_simple_rnn_class;
+bool lml_embedding_mask_zero(const lm_layer *l);
+/* The ids node behind x when x comes straight from an Embedding with
+ * mask_zero (the recurrent layers' mask), else -1. */
+int lml_rnn_mask_node(lmg_graph *g, int x);
+/* Recurrent constructor checks: activations and initializer names. */
+lm_status lml_rnn_check_opts(lm_ctx *ctx, const char *cls, int units, const lm_rnn_opts *o,
+                             const char *default_rec, int *act, int *rec, char *ki, char *ri,
+                             char *bi);
 
 #endif

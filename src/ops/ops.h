@@ -68,6 +68,37 @@ typedef struct lmo_custom_def {
 } lmo_custom_def;
 int lmo_custom(lmg_graph *g, int n, const int *xs, const lmo_custom_def *def, void *ud);
 
+/* ---- sequence ops (issue 5: src/ops/embedding.c, lstm.c) ---- */
+
+/* ids (N, ...) int32 or float32, table (V, D) -> (N, ..., D). An id outside
+ * [0, V) gives a zero row and sets g->fwd_err (message names the node's
+ * layer, the index and its position; g->fwd_err_row the batch row). */
+int lmo_embedding(lmg_graph *g, int ids, int table);
+
+/* Recurrent ops: x (N, T, D) -> (N, U) or (N, T, U). b and mask are -1 for
+ * none; mask is a node of ids (N, T) whose zeros mark masked steps. */
+typedef struct lmo_rnn_args {
+  bool return_sequences, go_backwards;
+  int activation, recurrent_activation; /* lmo_act_kind; lmo_rnn_act_ok() */
+} lmo_rnn_args;
+/* Keras LSTM: W (D, 4U), R (U, 4U), b (4U), gates i, f, c, o. */
+int lmo_lstm(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a);
+/* Helpers shared by the recurrent ops. */
+bool lmo_rnn_act_ok(int kind);
+float lmo_rnn_act(int kind, float x);
+float lmo_rnn_act_d(int kind, float y); /* derivative through the output y */
+bool lmo_rnn_masked(const lmg_node *ids, int64_t i);
+lm_status lmo_rnn_infer(lmg_graph *g, lmg_node *n, int gates, int bias_rows);
+/* conv1d: x (N, L, C), w (K, C, F), b (F) or -1; pad 0 valid, 1 same, 2 causal. */
+int lmo_conv1d(lmg_graph *g, int x, int w, int b, int stride, int dilation, int pad);
+/* Max (avg false) or average pooling over axis 1 of (N, L, C); pad 0 valid, 1 same. */
+int lmo_pool1d(lmg_graph *g, int x, bool avg, int pool, int stride, int pad);
+/* Output length of a window op; *pad_left receives the left padding. */
+int64_t lmo_seq_out_len(int64_t L, int K, int stride, int dil, int pad, int64_t *pad_left);
+/* Keras SimpleRNN: W (D, U), R (U, U), b (U); h = activation(x W + h R + b). */
+int lmo_simple_rnn(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a);
+extern const lm_op lmo_op_embedding, lmo_op_lstm, lmo_op_conv1d, lmo_op_pool1d, lmo_op_simple_rnn;
+
 /* The op vtables (for the registry and tests). */
 extern const lm_op lmo_op_matmul, lmo_op_binary, lmo_op_unary, lmo_op_clip, lmo_op_affine,
     lmo_op_activation, lmo_op_softmax, lmo_op_reduce, lmo_op_reshape, lmo_op_concat,

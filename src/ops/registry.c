@@ -1,11 +1,17 @@
 /* The list of every op kind (the gradient-check table must cover each) and
  * small helpers shared by the op files. */
 #include "ops/ops.h"
+#include "ops/spatial.h"
+#include "ops/conv_ops.h"
 
 const lm_op *const lmo_registry[] = {
     &lmo_op_matmul,     &lmo_op_binary,    &lmo_op_unary,   &lmo_op_clip,    &lmo_op_affine,
     &lmo_op_activation, &lmo_op_softmax,   &lmo_op_reduce,  &lmo_op_reshape, &lmo_op_concat,
     &lmo_op_slice,      &lmo_op_transpose, &lmo_op_dropout, &lmo_op_take,    &lmo_op_custom,
+    &lmo_op_embedding, &lmo_op_lstm, &lmo_op_conv1d, &lmo_op_pool1d, &lmo_op_simple_rnn, /* issue 5 */
+    &lmo_op_conv2d,    &lmo_op_pool2d, &lmo_op_global_pool, &lmo_op_batchnorm, /* issue 4 */
+    &lmo_op_depthwise, &lmo_op_pointwise, &lmo_op_pad2d, &lmo_op_upsample2d,
+    &lmo_op_relu_ex, &lmo_op_conv2d_transpose, /* issue 4: depthwise, spatial */
 };
 const int lmo_registry_n = (int)(sizeof lmo_registry / sizeof lmo_registry[0]);
 

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "train/callbacks.h"
 #include "train/fit.h"
 
 enum { MODE_TRAIN, MODE_EVAL, MODE_PRED };
@@ -233,6 +234,13 @@ static lm_status run_batch(lm_model *m, const feed *f, const int64_t *rows, int6
     for (int i = 0; i < m->n_outputs; i++)
       if (t->target_nodes[i] >= 0) copy_rows(lmg_at(g, t->target_nodes[i]), f->y[i], rows, bs);
   lmg_forward(g, mask);
+  if (g->fwd_err) { /* bad data met by an op: name the sample (dataset index) */
+    char msg[sizeof m->ctx->errmsg];
+    snprintf(msg, sizeof msg, "%s", m->ctx->errmsg);
+    int64_t r = g->fwd_err_row;
+    if (r < 0 || r >= bs) return lm_fail(m->ctx, g->fwd_err, "%s", msg);
+    return lm_fail(m->ctx, g->fwd_err, "%s, in sample %lld", msg, (long long)rows[r]);
+  }
   if (logs) {
     int k = 0;
     logs[k++] = lmg_at(g, t->total_loss)->val[0];
@@ -249,6 +257,7 @@ static lm_status run_batch(lm_model *m, const feed *f, const int64_t *rows, int6
   }
   if (mode == MODE_TRAIN) {
     float loss = lmg_at(g, t->total_loss)->val[0];
+    t->loss_nonfinite = !isfinite(loss);
     if (!isfinite(loss)) /* stop before the update: the weights stay finite */
       return lm_fail(m->ctx, LM_ERR_VALUE,
                      "the loss is %s; training stopped before this batch's update, so the "
@@ -312,6 +321,50 @@ typedef struct fit_state {
   int64_t n_train, n_val, val_offset;
 } fit_state;
 
+/* Fire one hook on every callback, in list order. */
+#define FIRE(hook, ...)                                                      \
+  do {                                                                       \
+    for (int ci_ = 0; ci_ < o.n_callbacks && !st; ci_++) {                   \
+      lm_callback *cb_ = o.callbacks[ci_];                                   \
+      if (cb_->vt->hook) st = cb_->vt->hook(cb_, __VA_ARGS__);               \
+      if (st && lm_errcode(ctx) != st) /* a user hook failed without a message */ \
+        lm_fail(ctx, st, "callback %s: " #hook " failed (status %d)",         \
+                cb_->vt->name ? cb_->vt->name : "(unnamed)", (int)st);       \
+    }                                                                        \
+  } while (0)
+
+typedef struct fit_logs {
+  lm_logs batch, epoch;
+  double logs[256], sums[256], vals[256], vvals[256];
+  const char *metrics[512];
+} fit_logs;
+
+static lm_status check_callbacks(lm_ctx *ctx, const lm_fit_opts *o) {
+  if (o->n_callbacks < 0 || (o->n_callbacks > 0 && !o->callbacks))
+    return lm_fail(ctx, LM_ERR_ARG, "fit: n_callbacks is %d but callbacks is NULL", o->n_callbacks);
+  for (int i = 0; i < o->n_callbacks; i++)
+    if (!o->callbacks[i] || !o->callbacks[i]->vt)
+      return lm_fail(ctx, LM_ERR_ARG, "fit: callback %d is NULL or has no vtable", i);
+  return LM_OK;
+}
+
+static bool has_terminate_on_nan(const lm_fit_opts *o) {
+  for (int i = 0; i < o->n_callbacks; i++)
+    if (lmt_is_terminate_on_nan(o->callbacks[i])) return true;
+  return false;
+}
+
+static lm_status put_logs(lm_ctx *ctx, lm_logs *l, int n, char *const *keys, const char *prefix,
+                          const double *vals) {
+  for (int k = 0; k < n; k++) {
+    char key[96];
+    snprintf(key, sizeof key, "%s%s", prefix, keys[k]);
+    if (lm_logs_set(l, key, vals[k]))
+      return lm_fail(ctx, LM_ERR_ARG, "fit: too many log keys (at most %d)", LMT_MAX_LOGS);
+  }
+  return LM_OK;
+}
+
 lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const lm_fit_opts *opts) {
   if (need_compiled(m, "training")) return NULL;
   lm_ctx *ctx = m->ctx;
@@ -330,6 +383,7 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
     lm_fail(ctx, LM_ERR_ARG, "fit: too many inputs or outputs");
     return NULL;
   }
+  if (check_callbacks(ctx, &o)) return NULL;
   fit_state s;
   memset(&s, 0, sizeof s);
   s.tr.x = s.arr;
@@ -367,53 +421,134 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
   lm_history *h = lmt_history_new(ctx, t->n_names, t->names, "val_", do_val ? t->n_names : 0,
                                   t->names);
   if (!h) return NULL;
+  fit_logs *L = lm_alloc(ctx, sizeof *L);
+  if (!L) {
+    lm_history_free(h);
+    return NULL;
+  }
   int64_t *idx = t->rows, *vidx = t->rows + s.n_train;
   for (int64_t i = 0; i < s.n_train; i++) idx[i] = i;
   for (int64_t i = 0; i < s.n_val; i++) vidx[i] = s.val_offset + i;
+  /* set_model / set_params: params.metrics are the History keys (loss ..., val_*) */
+  lmt_fit_run run;
+  memset(&run, 0, sizeof run);
+  run.params = (lm_fit_params){.batch_size = o.batch_size, .epochs = o.epochs, .verbose = o.verbose,
+                               .samples = s.n_train, .do_validation = do_val,
+                               .n_metrics = h->n_keys, .metrics = L->metrics};
+  for (int i = 0; i < h->n_keys; i++) L->metrics[i] = h->keys[i]; /* History may grow later */
+  run.n_sums = t->n_names;
+  run.sums = L->sums;
+  run.idx = idx;
+  run.n_train = s.n_train;
+  run.cbs = o.callbacks;
+  run.n_cbs = o.n_callbacks;
+  for (int i = 0; i < o.n_callbacks; i++) {
+    o.callbacks[i]->model = m;
+    o.callbacks[i]->params = &run.params;
+  }
+  bool nan_stops = has_terminate_on_nan(&o);
+  lm_status st = LM_OK;
   if (o.verbose && do_val)
     lm_log(ctx, "Train on %lld samples, validate on %lld samples\n", (long long)s.n_train,
            (long long)s.n_val);
-  double logs[256], sums[256], epoch_logs[512];
-  for (int epoch = o.initial_epoch; epoch < o.epochs; epoch++) {
-    if (o.verbose) lm_log(ctx, "Epoch %d/%d\n", epoch + 1, o.epochs);
+  t->run = &run;
+  lmt_logs_clear(&L->epoch);
+  FIRE(on_train_begin, &L->epoch);
+  t->stop_training = false;
+  int start_epoch = o.initial_epoch;
+  bool resumed_mid_epoch = false;
+  if (!st && o.resume_from) {
+    st = lmt_checkpoint_resume(m, o.resume_from, &run, &start_epoch);
+    resumed_mid_epoch = !st && run.next_b0 > 0;
+  }
+  for (int epoch = start_epoch; !st && epoch < o.epochs; epoch++) {
+    run.epoch = epoch;
+    run.epoch_done = false;
+    lmt_logs_clear(&L->epoch);
+    if (o.verbose) lm_log(ctx, "Epoch %d/%d\n", epoch + 1, o.epochs); /* ProgbarLogger */
+    FIRE(on_epoch_begin, epoch, &L->epoch);
+    if (st) break;
     lmt_progbar bar;
     lmt_progbar_init(&bar, ctx, s.n_train, o.verbose);
-    if (o.shuffle) shuffle(ctx, idx, s.n_train);
-    for (int k = 0; k < t->n_names; k++) sums[k] = 0;
-    int64_t seen = 0;
-    for (int64_t b0 = 0; b0 < s.n_train; b0 += o.batch_size) {
+    int64_t b_first = 0;
+    if (resumed_mid_epoch) { /* the order and the sums of this epoch come from the checkpoint */
+      b_first = run.next_b0;
+      /* the lr in effect at that point, whatever on_epoch_begin (a scheduler) just set */
+      lm_optimizer_set_lr(t->opt, run.resume_lr);
+      resumed_mid_epoch = false;
+    } else {
+      if (o.shuffle) shuffle(ctx, idx, s.n_train);
+      for (int k = 0; k < t->n_names; k++) L->sums[k] = 0;
+      run.seen = 0;
+    }
+    for (int64_t b0 = b_first; b0 < s.n_train && !st; b0 += o.batch_size) {
       int64_t bs = s.n_train - b0 < o.batch_size ? s.n_train - b0 : o.batch_size;
-      if (run_batch(m, &s.tr, idx + b0, bs, MODE_TRAIN, logs)) {
+      int batch = (int)(b0 / o.batch_size);
+      lmt_logs_clear(&L->batch);
+      lm_logs_set(&L->batch, "batch", batch);
+      lm_logs_set(&L->batch, "size", (double)bs);
+      FIRE(on_batch_begin, batch, &L->batch);
+      if (st) break;
+      t->loss_nonfinite = false;
+      st = run_batch(m, &s.tr, idx + b0, bs, MODE_TRAIN, L->logs);
+      if (st == LM_ERR_VALUE && t->loss_nonfinite && nan_stops) {
+        lm_clear_error(ctx); /* TerminateOnNaN reports it and stops (update skipped) */
+        st = LM_OK;
+      } else if (st) {
         if (ctx->err == LM_ERR_VALUE) {
           char msg[sizeof ctx->errmsg];
           snprintf(msg, sizeof msg, "%s", ctx->errmsg);
-          lm_fail(ctx, LM_ERR_VALUE, "Epoch %d, batch %lld: %s", epoch + 1,
-                  (long long)(b0 / o.batch_size), msg);
+          lm_fail(ctx, LM_ERR_VALUE, "Epoch %d, batch %d: %s", epoch + 1, batch, msg);
         }
-        goto fail;
+        break;
       }
-      for (int k = 0; k < t->n_names; k++) sums[k] += logs[k] * (double)bs;
-      seen += bs;
-      if (o.verbose) {
-        lmt_progbar_add(&bar, seen, t->n_names, t->names, logs, NULL);
-        if (seen < s.n_train) lmt_progbar_show(&bar, seen);
+      for (int k = 0; k < t->n_names; k++) L->sums[k] += L->logs[k] * (double)bs;
+      run.seen += bs;
+      run.next_b0 = b0 + bs;
+      st = put_logs(ctx, &L->batch, t->n_names, t->names, "", L->logs);
+      if (!st && o.verbose) {
+        lmt_progbar_add(&bar, run.seen, t->n_names, t->names, L->logs, NULL);
+        if (run.seen < s.n_train) lmt_progbar_show(&bar, run.seen);
       }
+      FIRE(on_batch_end, batch, &L->batch);
+      if (t->stop_training) break;
     }
-    for (int k = 0; k < t->n_names; k++) epoch_logs[k] = sums[k] / (double)seen;
-    if (do_val && test_loop(m, &s.va, vidx, s.n_val, o.batch_size, epoch_logs + t->n_names))
-      goto fail;
+    if (st) break;
+    /* fit_loop puts val_* into epoch_logs first; BaseLogger then adds the means */
+    if (do_val && !t->stop_training) {
+      st = test_loop(m, &s.va, vidx, s.n_val, o.batch_size, L->vvals);
+      if (!st) st = put_logs(ctx, &L->epoch, t->n_names, t->names, "val_", L->vvals);
+      if (st) break;
+    }
+    for (int k = 0; k < t->n_names; k++)
+      L->vals[k] = L->sums[k] / (double)(run.seen ? run.seen : 1);
+    if (run.seen) st = put_logs(ctx, &L->epoch, t->n_names, t->names, "", L->vals);
+    if (st) break;
     if (o.verbose) {
       /* ProgbarLogger.on_epoch_end: the epoch's logs join the last batch's values */
-      lmt_progbar_add(&bar, seen, t->n_names, t->names, epoch_logs, NULL);
-      if (do_val) lmt_progbar_add(&bar, seen, t->n_names, t->names, epoch_logs + t->n_names, "val_");
-      lmt_progbar_show(&bar, seen);
+      lmt_progbar_add(&bar, run.seen, t->n_names, t->names, L->vals, NULL);
+      if (do_val && !t->stop_training)
+        lmt_progbar_add(&bar, run.seen, t->n_names, t->names, L->vvals, "val_");
+      lmt_progbar_show(&bar, run.seen);
     }
-    if (lmt_history_append(h, epoch_logs)) goto fail;
+    run.epoch_done = true;
+    run.next_b0 = 0;
+    FIRE(on_epoch_end, epoch, &L->epoch);
+    if (!st) st = lmt_history_append_logs(h, &L->epoch);
+    if (t->stop_training) break;
+  }
+  if (!st) {
+    lmt_logs_clear(&L->epoch);
+    FIRE(on_train_end, &L->epoch);
+  }
+  t->run = NULL;
+  lm_dealloc(ctx, L);
+  for (int i = 0; i < o.n_callbacks; i++) o.callbacks[i]->params = NULL;
+  if (st) {
+    lm_history_free(h);
+    return NULL;
   }
   return h;
-fail:
-  lm_history_free(h);
-  return NULL;
 }
 
 lm_status lm_model_evaluate(lm_model *m, const lm_data *x, const lm_data *y, int batch_size,

@@ -16,6 +16,7 @@ struct lm_history {
 lm_history *lmt_history_new(lm_ctx *ctx, int n_keys, char *const *keys, const char *prefix2,
                             int n_keys2, char *const *keys2);
 lm_status lmt_history_append(lm_history *h, const double *values);
+lm_status lmt_history_append_logs(lm_history *h, const lm_logs *logs); /* [issue 6] */
 
 /* Keras 2.2.4 Progbar (samples mode). */
 #define LMT_PROGBAR_MAX_KEYS 64

@@ -1,6 +1,8 @@
 /* History: per-epoch values of every log key. */
+#include <math.h>
 #include <string.h>
 
+#include "train/callbacks.h"
 #include "train/fit.h"
 
 static void history_destroy(lm_obj *o) {
@@ -69,4 +71,40 @@ void lm_history_free(lm_history *h) {
   if (!h) return;
   lm_obj_detach(&h->obj);
   history_destroy(&h->obj);
+}
+
+/* [issue 6] History.on_epoch_end: one value per key of the epoch logs; a key
+ * first seen later (such as lr) gets NaN for the earlier epochs, a key absent
+ * this epoch (val_* after stop_training) gets NaN. */
+lm_status lmt_history_append_logs(lm_history *h, const lm_logs *logs) {
+  for (int i = 0; i < logs->n; i++) {
+    int k = 0;
+    while (k < h->n_keys && strcmp(h->keys[k], logs->keys[i]) != 0) k++;
+    if (k < h->n_keys) continue;
+    char **keys = lm_realloc(h->ctx, h->keys, sizeof(char *) * (size_t)(h->n_keys + 2));
+    if (!keys) return LM_ERR_NOMEM;
+    h->keys = keys;
+    double **vals = lm_realloc(h->ctx, h->vals, sizeof(double *) * (size_t)(h->n_keys + 2));
+    if (!vals) return LM_ERR_NOMEM;
+    h->vals = vals;
+    char *key = lm_strdup(h->ctx, logs->keys[i]);
+    double *v = h->cap ? lm_alloc(h->ctx, sizeof(double) * (size_t)h->cap) : NULL;
+    if (!key || (h->cap && !v)) {
+      lm_dealloc(h->ctx, key);
+      lm_dealloc(h->ctx, v);
+      return LM_ERR_NOMEM;
+    }
+    for (int e = 0; e < h->n_epochs; e++) v[e] = NAN;
+    h->keys[h->n_keys] = key;
+    h->vals[h->n_keys++] = v;
+  }
+  double *row = lm_alloc(h->ctx, sizeof(double) * (size_t)(h->n_keys + 1));
+  if (!row) return LM_ERR_NOMEM;
+  for (int i = 0; i < h->n_keys; i++) {
+    row[i] = NAN;
+    lm_logs_get(logs, h->keys[i], &row[i]);
+  }
+  lm_status st = lmt_history_append(h, row);
+  lm_dealloc(h->ctx, row);
+  return st;
 }

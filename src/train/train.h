@@ -59,6 +59,12 @@ struct lmt_train {
   char *config; /* training config as JSON (saved with the model) */
   int64_t *rows; /* batch index scratch */
   int64_t cap_rows;
+  /* [issue 6] callbacks: Keras' model.stop_training, the fit in progress
+   * (struct lmt_fit_run, src/train/callbacks.h) and the last train batch's
+   * loss being NaN/Inf */
+  bool stop_training;
+  struct lmt_fit_run *run;
+  bool loss_nonfinite;
 };
 
 /* Compile from a saved training config (lm_model_load). */

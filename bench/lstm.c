@@ -1,0 +1,257 @@
+/* Training throughput of the lstm workload: lamina's side of
+ * shared/bench/peers/lstm.py.
+ *
+ *   bench_lstm [--threads N] [--steps S] [--repeats R] [--warmup W] [--config
+ * NAME]
+ *
+ * Input((100,), int32) -> Embedding(10000, 64) -> LSTM(32) -> Dense(1,
+ * sigmoid), binary_crossentropy, RMSprop(lr=1e-3, rho=0.9, epsilon=1e-7), batch
+ * 128, 8 distinct synthetic batches (ids uniform in [0, 10000), labels 0/1)
+ * cycled through lm_model_train_on_batch. The LSTM keeps Keras 2.2.4's
+ * hard_sigmoid gates (the peer's torch.nn.LSTM uses sigmoid; same work). After
+ * W warmup steps, R timed windows of S steps each: train_samples_per_sec is the
+ * median window, _best the fastest.
+ *
+ * Prints exactly one JSON line (the only stdout line starting with '{'), with
+ * the same keys as the PyTorch peer. With LAMINA_PROFILE=1 the library's per-op
+ * profile table follows it (printed when the model is freed).
+ *
+ * other_cpu_pct follows shared/bench/peers/_common.py: over the timed windows,
+ * the machine's busy CPU time (/proc/stat, all but idle and iowait) minus this
+ * process' CPU time, as a percentage of one core. Above ~5 the numbers are
+ * disturbed. train_step_cpu_ms (an extra key) is this process' CPU time per
+ * timed step, all threads together (spinning OpenMP workers included): on a
+ * busy host it is a steadier measure of the work than the wall time, at 1
+ * thread. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lamina.h"
+
+enum { BATCH = 128, NB = 8, SEQ = 100, VOCAB = 10000, EMB = 64, UNITS = 32 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Busy seconds of the whole machine: user nice system irq softirq steal. */
+static double busy_s(void) {
+  static long hz;
+  if (!hz)
+    hz = sysconf(_SC_CLK_TCK);
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f)
+    return 0.0;
+  unsigned long long v[8] = {0};
+  int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  fclose(f);
+  if (got != 8 || hz <= 0)
+    return 0.0;
+  return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)hz;
+}
+
+/* splitmix64 + Box-Muller: fixed-seed synthetic data. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng_next(void) {
+  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void usage(const char *argv0) {
+  fprintf(stderr,
+          "usage: %s [--threads N] [--steps S] [--repeats R] [--warmup W] "
+          "[--config NAME]\n"
+          "  defaults: threads 2, steps 20, repeats 3, warmup 3, config t<N>\n",
+          argv0);
+}
+
+static int parse_int(const char *s, int lo, int *out) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < lo || v > 1000000000L)
+    return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int fail(lm_ctx *ctx, const char *what) {
+  fprintf(stderr, "bench_lstm: %s: %s\n", what, lm_errmsg(ctx));
+  lm_ctx_free(ctx);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  int threads = 2, steps = 20, repeats = 3, warmup = 3;
+  const char *config = NULL;
+  for (int i = 1; i < argc; i++) {
+    int *dst = NULL, lo = 1;
+    if (!strcmp(argv[i], "--threads"))
+      dst = &threads;
+    else if (!strcmp(argv[i], "--steps"))
+      dst = &steps;
+    else if (!strcmp(argv[i], "--repeats"))
+      dst = &repeats;
+    else if (!strcmp(argv[i], "--warmup"))
+      dst = &warmup, lo = 0;
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+      config = argv[++i];
+      continue;
+    } else {
+      usage(argv[0]);
+      return 2;
+    }
+    if (i + 1 >= argc || parse_int(argv[++i], lo, dst)) {
+      usage(argv[0]);
+      return 2;
+    }
+  }
+  char config_buf[32];
+  if (!config) {
+    snprintf(config_buf, sizeof config_buf, "t%d", threads);
+    config = config_buf;
+  }
+
+  lm_ctx *ctx = lm_ctx_new(NULL, NULL);
+  if (!ctx) {
+    fprintf(stderr, "bench_lstm: out of memory\n");
+    return 1;
+  }
+  lm_ctx_set_seed(ctx, 0);
+  lm_ctx_set_threads(
+      ctx, threads); /* before compile: the graph takes the count then */
+
+  /* the model */
+  int64_t in_shape[1] = {SEQ};
+  lm_sym *x = lm_input(ctx, 1, in_shape, LM_INT32, NULL);
+  lm_sym *h = lm_layer_call(lm_layer_embedding(ctx, VOCAB, EMB, NULL), x);
+  h = lm_layer_call(lm_layer_lstm(ctx, UNITS, NULL), h);
+  lm_sym *y = lm_layer_call(
+      lm_layer_dense(ctx, 1, &(lm_dense_opts){.activation = "sigmoid"}), h);
+  lm_model *model = lm_model_new(ctx, 1, &x, 1, &y, "lstm");
+  if (!model)
+    return fail(ctx, "building the model");
+  lm_optimizer *opt = lm_optimizer_rmsprop(
+      ctx, &(lm_optimizer_opts){.lr = 1e-3f, .rho = 0.9f, .epsilon = 1e-7f});
+  if (!opt)
+    return fail(ctx, "RMSprop");
+  const char *loss = "binary_crossentropy";
+  lm_compile_opts co = {.optimizer = opt, .n_losses = 1, .losses = &loss};
+  if (lm_model_compile(model, &co))
+    return fail(ctx, "compile");
+
+  /* 8 synthetic batches, made once; train_on_batch copies them into the graph
+   */
+  lm_tensor *xs[NB], *ys[NB];
+  lm_data dx[NB], dy[NB];
+  int64_t xshape[2] = {BATCH, SEQ}, yshape[2] = {BATCH, 1};
+  for (int b = 0; b < NB; b++) {
+    xs[b] = lm_tensor_new(ctx, LM_INT32, 2, xshape);
+    ys[b] = lm_tensor_new(ctx, LM_FLOAT32, 2, yshape);
+    if (!xs[b] || !ys[b])
+      return fail(ctx, "tensors");
+    int32_t *xv = lm_tensor_i32(xs[b]);
+    float *yv = lm_tensor_f32(ys[b]);
+    for (int k = 0; k < BATCH * SEQ; k++)
+      xv[k] = (int32_t)(rng_next() % VOCAB);
+    for (int r = 0; r < BATCH; r++)
+      yv[r] = (float)(rng_next() % 2);
+    dx[b] = (lm_data){1, &xs[b], NULL};
+    dy[b] = (lm_data){1, &ys[b], NULL};
+  }
+
+  double loss_start = NAN, loss_end = NAN, logs[8];
+  long step = 0;
+  for (int i = 0; i < warmup; i++, step++) {
+    if (lm_model_train_on_batch(model, &dx[step % NB], &dy[step % NB], logs))
+      return fail(ctx, "train_on_batch");
+    if (i == 0)
+      loss_start = logs[0];
+  }
+
+  double *wins = malloc(sizeof(double) * (size_t)repeats);
+  if (!wins)
+    return fail(ctx, "malloc");
+  double b0 = busy_s(), c0 = cpu_s(), w0 = now_s();
+  for (int r = 0; r < repeats; r++) {
+    double t0 = now_s();
+    for (int i = 0; i < steps; i++, step++)
+      if (lm_model_train_on_batch(model, &dx[step % NB], &dy[step % NB], NULL))
+        return fail(ctx, "train_on_batch");
+    wins[r] = now_s() - t0;
+  }
+  double wall = now_s() - w0;
+  double own_cpu = cpu_s() - c0;
+  double other = (busy_s() - b0) - own_cpu;
+  if (other < 0)
+    other = 0;
+  if (lm_model_train_on_batch(model, &dx[step % NB], &dy[step % NB], logs))
+    return fail(ctx, "train_on_batch");
+  loss_end = logs[0];
+  if (isnan(loss_start))
+    loss_start = loss_end;
+
+  double best = wins[0];
+  for (int r = 1; r < repeats; r++)
+    if (wins[r] < best)
+      best = wins[r];
+  double med = median(wins, repeats);
+  free(wins);
+
+  /* multiply-adds x 2 of the LSTM (input and recurrent products) and the Dense
+   */
+  double fwd =
+      2.0 * SEQ * ((double)EMB * 4 * UNITS + (double)UNITS * 4 * UNITS) +
+      2.0 * UNITS;
+  double sps = (double)steps * BATCH / med;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("{\"config\": \"%s\", \"bench\": \"lstm\", \"framework\": \"lamina\", "
+         "\"lamina_version\": \"%s\", \"threads\": %d, \"steps\": %d, "
+         "\"repeats\": %d, "
+         "\"warmup\": %d, \"batch\": %d, \"seq_len\": %d, "
+         "\"train_samples_per_sec\": %.1f, "
+         "\"train_samples_per_sec_best\": %.1f, \"train_step_ms\": %.4f, "
+         "\"train_step_cpu_ms\": %.4f, "
+         "\"fwd_flops_per_sample\": %.1f, \"train_gflops_per_sec\": %.3f, "
+         "\"loss_start\": %.4f, \"loss_end\": %.4f, \"peak_rss_mb\": %.1f, "
+         "\"timed_wall_s\": %.2f, \"other_cpu_pct\": %.1f}\n",
+         config, LAMINA_VERSION, lm_ctx_threads(ctx), steps, repeats, warmup,
+         BATCH, SEQ, sps, (double)steps * BATCH / best, 1e3 * med / steps,
+         1e3 * own_cpu / ((double)steps * repeats), fwd, sps * 3.0 * fwd / 1e9,
+         loss_start, loss_end, (double)ru.ru_maxrss / 1024.0, wall,
+         wall > 0 ? 100.0 * other / wall : 0.0);
+  fflush(stdout);
+
+  /* Freeing the model prints the per-op profile when LAMINA_PROFILE=1. */
+  lm_model_free(model);
+  lm_ctx_free(ctx);
+  return 0;
+}

@@ -1,0 +1,172 @@
+/* NHWC convolution by im2col + sgemm, and col2im for the input gradient. */
+#include "kernels/conv.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define LMK_PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define LMK_PAR_FOR(nt, cond) \
+  LMK_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (cond))
+#else
+#define LMK_PAR_FOR(nt, cond)
+#endif
+#define LMK_PAR_MIN 32768
+
+/* Budget for one im2col chunk: 4 Mi floats (16 MiB). */
+#define LMK_COL_BUDGET ((int64_t)1 << 22)
+
+bool lmk_conv2d_is_gemm(const lmk_conv_geom *p) {
+  return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad_top == 0 &&
+         p->pad_left == 0 && p->oh == p->ih && p->ow == p->iw;
+}
+
+int lmk_conv2d_chunk(const lmk_conv_geom *p) {
+  int64_t per = (int64_t)p->oh * p->ow * p->kh * p->kw * p->ic;
+  if (per <= 0 || p->n <= 0) return 1;
+  int64_t c = LMK_COL_BUDGET / per;
+  if (c < 1) c = 1;
+  if (c > p->n) c = p->n;
+  return (int)c;
+}
+
+int64_t lmk_conv2d_scratch(const lmk_conv_geom *p) {
+  if (lmk_conv2d_is_gemm(p)) return 0;
+  return (int64_t)lmk_conv2d_chunk(p) * p->oh * p->ow * p->kh * p->kw * p->ic;
+}
+
+void lmk_im2col(const lmk_conv_geom *p, const float *x, int nimg, float *col, int threads) {
+  const int ic = p->ic, kw = p->kw, kh = p->kh;
+  const int64_t K = (int64_t)kh * kw * ic, img = (int64_t)p->ih * p->iw * ic;
+  const int64_t n_rows = (int64_t)nimg * p->oh;
+  LMK_PAR_FOR(threads, n_rows * p->ow * K > LMK_PAR_MIN)
+  for (int64_t r = 0; r < n_rows; r++) {
+    const int64_t im = r / p->oh;
+    const int oy = (int)(r % p->oh);
+    const float *xi = x + im * img;
+    float *dst = col + r * p->ow * K;
+    for (int ox = 0; ox < p->ow; ox++) {
+      for (int ki = 0; ki < kh; ki++) {
+        int iy = oy * p->sh - p->pad_top + ki * p->dh;
+        if (iy < 0 || iy >= p->ih) {
+          memset(dst, 0, sizeof(float) * (size_t)kw * (size_t)ic);
+          dst += (int64_t)kw * ic;
+          continue;
+        }
+        const float *row = xi + (int64_t)iy * p->iw * ic;
+        for (int kj = 0; kj < kw; kj++, dst += ic) {
+          int ix = ox * p->sw - p->pad_left + kj * p->dw;
+          if (ix < 0 || ix >= p->iw) {
+            for (int c = 0; c < ic; c++) dst[c] = 0.0f;
+          } else {
+            const float *src = row + (int64_t)ix * ic;
+            for (int c = 0; c < ic; c++) dst[c] = src[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+void lmk_col2im_add(const lmk_conv_geom *p, const float *col, int nimg, float *dx, int threads) {
+  const int ic = p->ic, kw = p->kw, kh = p->kh;
+  const int64_t K = (int64_t)kh * kw * ic, img = (int64_t)p->ih * p->iw * ic;
+  /* one image per iteration: images are disjoint in dx */
+  LMK_PAR_FOR(threads, (int64_t)nimg * p->oh * p->ow * K > LMK_PAR_MIN)
+  for (int im = 0; im < nimg; im++) {
+    float *di = dx + im * img;
+    const float *src = col + (int64_t)im * p->oh * p->ow * K;
+    for (int oy = 0; oy < p->oh; oy++)
+      for (int ox = 0; ox < p->ow; ox++)
+        for (int ki = 0; ki < kh; ki++) {
+          int iy = oy * p->sh - p->pad_top + ki * p->dh;
+          if (iy < 0 || iy >= p->ih) {
+            src += (int64_t)kw * ic;
+            continue;
+          }
+          float *row = di + (int64_t)iy * p->iw * ic;
+          for (int kj = 0; kj < kw; kj++, src += ic) {
+            int ix = ox * p->sw - p->pad_left + kj * p->dw;
+            if (ix < 0 || ix >= p->iw) continue;
+            float *d = row + (int64_t)ix * ic;
+            for (int c = 0; c < ic; c++) d[c] += src[c];
+          }
+        }
+  }
+}
+
+void lmk_col_sums_add(const float *m, int64_t rows, int cols, float *db, int threads) {
+  enum { BLK = 64 };
+  int n_blk = (cols + BLK - 1) / BLK;
+  LMK_PAR_FOR(threads, rows * cols > LMK_PAR_MIN)
+  for (int bi = 0; bi < n_blk; bi++) {
+    int c0 = bi * BLK, c1 = c0 + BLK < cols ? c0 + BLK : cols;
+    double acc[BLK] = {0};
+    for (int64_t i = 0; i < rows; i++) {
+      const float *row = m + i * cols;
+      for (int j = c0; j < c1; j++) acc[j - c0] += row[j];
+    }
+    for (int j = c0; j < c1; j++) db[j] += (float)acc[j - c0];
+  }
+}
+
+static void fill_bias(float *y, int64_t rows, int oc, const float *b, int threads) {
+  LMK_PAR_FOR(threads, rows * oc > LMK_PAR_MIN)
+  for (int64_t i = 0; i < rows; i++) memcpy(y + i * oc, b, sizeof(float) * (size_t)oc);
+}
+
+void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
+                    float *y, float *col, int threads) {
+  const int64_t pix = (int64_t)p->oh * p->ow, K = (int64_t)p->kh * p->kw * p->ic;
+  const int oc = p->oc;
+  if (p->n <= 0 || pix <= 0 || oc <= 0) return;
+  float beta = b ? 1.0f : 0.0f;
+  if (b) fill_bias(y, p->n * pix, oc, b, threads);
+  if (lmk_conv2d_is_gemm(p)) {
+    assert(p->n * pix <= INT_MAX);
+    lmk_sgemm(false, false, (int)(p->n * pix), oc, (int)K, 1.0f, x, (int)K, w, oc, beta, y, oc);
+    return;
+  }
+  const int chunk = lmk_conv2d_chunk(p);
+  const int64_t img = (int64_t)p->ih * p->iw * p->ic;
+  for (int i0 = 0; i0 < p->n; i0 += chunk) {
+    int nimg = p->n - i0 < chunk ? p->n - i0 : chunk;
+    lmk_im2col(p, x + i0 * img, nimg, col, threads);
+    int64_t rows = nimg * pix;
+    assert(rows <= INT_MAX && K <= INT_MAX);
+    lmk_sgemm(false, false, (int)rows, oc, (int)K, 1.0f, col, (int)K, w, oc, beta,
+              y + i0 * pix * oc, oc);
+  }
+}
+
+void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, const float *dy,
+                    float *dx, float *dw, float *db, float *col, int threads) {
+  const int64_t pix = (int64_t)p->oh * p->ow, K = (int64_t)p->kh * p->kw * p->ic;
+  const int oc = p->oc;
+  if (p->n <= 0 || pix <= 0 || oc <= 0) return;
+  if (db) lmk_col_sums_add(dy, p->n * pix, oc, db, threads);
+  if (lmk_conv2d_is_gemm(p)) {
+    int rows = (int)(p->n * pix);
+    if (dx) lmk_sgemm(false, true, rows, (int)K, oc, 1.0f, dy, oc, w, oc, 1.0f, dx, (int)K);
+    if (dw) lmk_sgemm(true, false, (int)K, oc, rows, 1.0f, x, (int)K, dy, oc, 1.0f, dw, oc);
+    return;
+  }
+  const int chunk = lmk_conv2d_chunk(p);
+  const int64_t img = (int64_t)p->ih * p->iw * p->ic;
+  for (int i0 = 0; i0 < p->n; i0 += chunk) {
+    int nimg = p->n - i0 < chunk ? p->n - i0 : chunk;
+    int rows = (int)(nimg * pix);
+    const float *dyc = dy + i0 * pix * oc;
+    if (dw) {
+      lmk_im2col(p, x + i0 * img, nimg, col, threads);
+      lmk_sgemm(true, false, (int)K, oc, rows, 1.0f, col, (int)K, dyc, oc, 1.0f, dw, oc);
+    }
+    if (dx) {
+      lmk_sgemm(false, true, rows, (int)K, oc, 1.0f, dyc, oc, w, oc, 0.0f, col, (int)K);
+      lmk_col2im_add(p, col, nimg, dx + i0 * img, threads);
+    }
+  }
+}
