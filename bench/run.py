@@ -61,6 +61,15 @@ WORKLOADS = {
         "metric": "train_samples_per_sec",
         "unit": "samples/s",
     },
+    "cnn": {  # [issue 4] bench/cnn.c
+        "title": "cnn: Input(28, 28, 1) → Conv2D(32, 3, relu) → MaxPooling2D → Conv2D(64, 3, relu) → "
+                 "MaxPooling2D → Flatten → Dense(128, relu) → Dense(10, softmax), batch 64, Adam, "
+                 "categorical crossentropy (training)",
+        "bench": "bench_cnn",
+        "peer": "cnn.py",
+        "metric": "train_samples_per_sec",
+        "unit": "samples/s",
+    },
     "lstm": {  # [issue 5] bench/lstm.c
         "title": "lstm: Input((100,), int32) → Embedding(10000, 64) → LSTM(32) → "
                  "Dense(1, sigmoid), batch 128, RMSprop, binary crossentropy (training)",
@@ -290,9 +299,12 @@ def profile_section(prof, lamina_step_ms):
     rec = prof["record"]
     lines = []
     step_ms = rec.get("train_step_ms")
+    if step_ms is None and rec.get("batch") and rec.get("train_samples_per_sec"):
+        step_ms = 1e3 * rec["batch"] / rec["train_samples_per_sec"]
     op_ms = prof["op_ms"]
-    lines.append(f"**{t} thread{'s' if t > 1 else ''}** (profiled run: {fmt_num(rec['train_samples_per_sec'])} "
-                 f"samples/s, {step_ms:.4f} ms per train_on_batch; the timers themselves add a little).")
+    step_txt = f"{step_ms:.4f} ms per training step" if step_ms is not None else "step time not reported"
+    lines.append(f"**{t} thread{'s' if t > 1 else ''}** (profiled run: {fmt_num(rec.get('train_samples_per_sec'))} "
+                 f"samples/s, {step_txt}; the timers themselves add a little).")
     lines.append("")
     if op_ms is None or not prof["rows"]:
         lines.append("The library printed no profile table (LAMINA_PROFILE not supported by this build?).")
