@@ -1,10 +1,11 @@
 /* Regret of lamina's tuners on Branin, Hartmann6 and the mixed conditional
  * toy of ../shared/reference/hyperparameter-optimization.md (section 4).
  *
- *   bench_tune [n_seeds=20] [n_trials=100]
+ *   bench_tune [n_seeds=20] [n_trials=100] [first_seed=0] [--per-seed]
  *
  * Prints a Markdown table: median regret [25 %, 75 %] after 10/20/50/100
- * trials per algorithm, seeds 0..n_seeds-1, and one JSON line per row. */
+ * trials per algorithm, seeds first_seed.. first_seed+n_seeds-1; --per-seed
+ * adds one JSON line per row with every seed's regrets (to stderr). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ static lm_space *make_space(lm_ctx *ctx, int f) {
 typedef struct algo {
   const char *name;
   lm_tune_algo algo;
-  int optuna_like; /* 1: Optuna's startup and gamma; 2: also its Parzen bandwidths */
+  int optuna_like; /* 1: Optuna's startup and split, Hyperopt's model; 2: lm_tune_opts_optuna */
 } algo;
 
 static const algo algos[] = {
@@ -102,7 +103,7 @@ static const algo algos[] = {
     {"grid", LM_TUNE_GRID, 0},
     {"tpe (Hyperopt defaults)", LM_TUNE_TPE, 0},
     {"tpe (startup 10, gamma 0.1 N)", LM_TUNE_TPE, 1},
-    {"tpe (Optuna 3.1 defaults)", LM_TUNE_TPE, 2},
+    {"tpe (Optuna 3.1 preset)", LM_TUNE_TPE, 2},
     {"ga", LM_TUNE_GA, 0},
 };
 
@@ -119,9 +120,12 @@ static double pct(double *v, int n, double q) {
 }
 
 int main(int argc, char **argv) {
+  int per_seed = argc > 1 && strcmp(argv[argc - 1], "--per-seed") == 0;
+  if (per_seed) argc--;
   int n_seeds = argc > 1 ? atoi(argv[1]) : 20, n_trials = argc > 2 ? atoi(argv[2]) : 100;
-  if (n_seeds < 1 || n_trials < 1) {
-    fprintf(stderr, "usage: bench_tune [n_seeds] [n_trials]\n");
+  int first_seed = argc > 3 ? atoi(argv[3]) : 0;
+  if (n_seeds < 1 || n_trials < 1 || first_seed < 0) {
+    fprintf(stderr, "usage: bench_tune [n_seeds] [n_trials] [first_seed] [--per-seed]\n");
     return 2;
   }
   static const int ck[4] = {10, 20, 50, 100};
@@ -142,12 +146,13 @@ int main(int argc, char **argv) {
         lm_space *sp = make_space(ctx, f);
         lm_tune_opts o = LM_TUNE_DEFAULTS;
         o.algo = algos[a].algo;
-        o.seed = (uint64_t)seed;
-        if (algos[a].optuna_like) {
+        o.seed = (uint64_t)(first_seed + seed);
+        if (algos[a].optuna_like == 1) {
           o.tpe_startup = 10;
           o.tpe_gamma = 0.1;
           o.tpe_gamma_linear = true;
-          o.tpe_optuna_parzen = algos[a].optuna_like == 2;
+        } else if (algos[a].optuna_like == 2) {
+          lm_tune_opts_optuna(&o);
         }
         /* grids: k^d points (Branin 10x10, Hartmann6 2^6, toy 3 per continuous axis) */
         o.grid_points = f == F_BRANIN ? 10 : f == F_H6 ? 2 : 3;
@@ -173,6 +178,16 @@ int main(int argc, char **argv) {
         lm_ctx_free(ctx);
       }
       double secs = (double)(clock() - c0) / CLOCKS_PER_SEC / n_seeds;
+      if (per_seed) {
+        fprintf(stderr, "{\"fn\": \"%s\", \"algo\": \"%s\", \"first_seed\": %d, \"regrets\": [",
+                fun_names[f], algos[a].name, first_seed);
+        for (int sd = 0; sd < n_seeds; sd++) {
+          fprintf(stderr, "%s[", sd ? ", " : "");
+          for (int c = 0; c < 4; c++) fprintf(stderr, "%s%.17g", c ? ", " : "", reg[sd * 4 + c]);
+          fprintf(stderr, "]");
+        }
+        fprintf(stderr, "]}\n");
+      }
       printf("| %s | %s", fun_names[f], algos[a].name);
       for (int c = 0; c < 4; c++) {
         if (ck[c] > n_trials) {

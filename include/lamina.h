@@ -629,8 +629,8 @@ typedef struct lm_tune_opts {
   int tpe_candidates;     /* 24: draws from l(x) scored by log l - log g */
   double tpe_gamma;       /* 0.25 */
   bool tpe_gamma_linear;  /* false: below = ceil(gamma*sqrt(N)) (Hyperopt); true: ceil(gamma*N) (Optuna) */
-  bool tpe_optuna_parzen; /* false: Hyperopt's bandwidths; true: Optuna 3.1's (bounds as
-                           * neighbours, prior kernel apart, ends use inner neighbour) */
+  bool tpe_optuna_parzen; /* false: Hyperopt's model; true: Optuna 3.1's TPESampler model
+                           * (its Parzen estimators, scores and split; docs/tuning.md) */
   double tpe_prior_weight;/* 1.0 */
   int tpe_lf;             /* 25: linear forgetting; also caps the below set */
   /* grid */
@@ -654,6 +654,11 @@ typedef struct lm_tune_opts {
     .tpe_prior_weight = 1.0, .tpe_lf = 25, .grid_points = 5, .ga_population = 20,             \
     .ga_tournament = 3, .ga_crossover = 0.9, .ga_mutation = 0.0, .prune = LM_PRUNE_NONE,       \
     .prune_startup = 5, .prune_warmup = 0, .sha_min_resource = 1, .sha_eta = 3 }
+
+/* Optuna 3.1's TPESampler() defaults on top of whatever o holds: 10 startup
+ * trials, below = min(ceil(0.1 N), 25), 24 candidates, prior weight 1, its
+ * Parzen estimators (tpe_optuna_parzen). */
+void lm_tune_opts_optuna(lm_tune_opts *o);
 
 /* path NULL: an in-memory study. An existing file is resumed; its space must
  * match. The study keeps a reference to the space (free the space after). */

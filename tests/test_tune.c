@@ -197,10 +197,11 @@ static void test_tpe_split_and_weights(void **state) {
 }
 
 static void test_parzen_hand(void **state) {
+  lm_ctx *ctx = tu_ctx();
   /* obs 0.2, 0.9, 0.4, prior N(0.5, 1) on [0, 1]: sorted 0.2 0.4 0.5 0.9;
    * sigmas 0.2, max(.2,.1), prior 1, 0.4; clip to [1/5, 1]. */
   double obs[3] = {0.2, 0.9, 0.4}, w[4], mu[4], sg[4];
-  assert_int_equal(lmh_parzen(obs, 3, 1.0, 0.5, 1.0, 25, w, mu, sg), 4);
+  assert_int_equal(lmh_parzen(ctx, obs, 3, 1.0, 0.5, 1.0, 25, w, mu, sg), 4);
   const double emu[4] = {0.2, 0.4, 0.5, 0.9}, esg[4] = {0.2, 0.2, 1.0, 0.4};
   for (int i = 0; i < 4; i++) {
     assert_float_equal(w[i], 0.25, 1e-12);
@@ -211,7 +212,7 @@ static void test_parzen_hand(void **state) {
   assert_float_equal(lmh_gmm_lpdf(0.45, w, mu, sg, 4, 0, 1, 0, false), 0.30349728817350896, 1e-10);
   /* one observation: half the prior width (Hyperopt's special case) */
   double one = 0.3;
-  assert_int_equal(lmh_parzen(&one, 1, 1.0, 0.5, 1.0, 25, w, mu, sg), 2);
+  assert_int_equal(lmh_parzen(ctx, &one, 1, 1.0, 0.5, 1.0, 25, w, mu, sg), 2);
   assert_float_equal(mu[0], 0.3, 1e-12);
   assert_float_equal(sg[0], 0.5, 1e-12);
   assert_float_equal(mu[1], 0.5, 1e-12);
@@ -220,13 +221,19 @@ static void test_parzen_hand(void **state) {
   double w1 = 1, m1 = 0, s1 = 1;
   assert_float_equal(lmh_gmm_lpdf(0, &w1, &m1, &s1, 1, -40, 40, 1, false),
                      log(0.38292492254802624), 1e-9);
-  /* Optuna's bandwidths: 0.2 0.4 0.9 in [0, 1]: ends take the inner gap */
-  double ob3[3] = {0.2, 0.4, 0.9};
-  assert_int_equal(lmh_parzen_optuna(ob3, 3, 1.0, 0, 1, 25, w, mu, sg), 4);
-  assert_float_equal(sg[0], 0.2, 1e-12);
-  assert_float_equal(sg[1], 0.5, 1e-12);
-  assert_float_equal(sg[2], 0.5, 1e-12);
-  assert_float_equal(sg[3], 1.0, 1e-12);
+  /* Optuna 3.1's bandwidths for 0.2 0.9 0.4 in [0, 1] (printed by its
+   * _ParzenEstimator): sorted with the prior mean 0.2 0.4 0.5 0.9, ends take
+   * the inner gap, 0.4 -> max(0.2, 0.1), prior kernel last with sigma 1 */
+  assert_int_equal(lmh_parzen_optuna(ctx, obs, 3, 1.0, 0, 1, 25, w, mu, sg), 4);
+  const double osg[4] = {0.2, 0.4, 0.2, 1.0}, omu[4] = {0.2, 0.9, 0.4, 0.5};
+  for (int i = 0; i < 4; i++) {
+    assert_float_equal(w[i], 0.25, 1e-12);
+    assert_float_equal(mu[i], omu[i], 1e-12);
+    assert_float_equal(sg[i], osg[i], 1e-12);
+  }
+  /* its log_pdf at 0.45 (kernels truncated one by one, no -log(sigma)) */
+  assert_float_equal(lmh_optuna_lpdf(0.45, w, mu, sg, 4, 0, 1, 0), -0.6856197513845884, 1e-10);
+  lm_ctx_free(ctx);
 }
 
 static lmh_rec rec_of(double *x, double loss, int number) {
@@ -391,6 +398,7 @@ static lmh_rec rec_iv(double *iv, int n_iv, int number, lm_trial_status st) {
 }
 
 static void test_median_pruner(void **state) {
+  lm_ctx *ctx = tu_ctx();
   double iv[5][2];
   lmh_rec recs[5];
   for (int i = 0; i < 5; i++) {
@@ -399,22 +407,24 @@ static void test_median_pruner(void **state) {
     recs[i] = rec_iv(iv[i], 2, i, LM_TRIAL_COMPLETE);
   }
   double own[3] = {NAN, 3.5, NAN};
-  assert_true(lmh_median_prune(recs, 5, own, 1, 5, 0));
+  assert_true(lmh_median_prune(ctx, recs, 5, own, 1, 5, 0));
   own[1] = 2.5;
-  assert_false(lmh_median_prune(recs, 5, own, 1, 5, 0));
+  assert_false(lmh_median_prune(ctx, recs, 5, own, 1, 5, 0));
   own[1] = 3.5;
-  assert_false(lmh_median_prune(recs, 5, own, 1, 6, 0)); /* startup: 6 complete needed */
-  assert_false(lmh_median_prune(recs, 5, own, 1, 5, 2)); /* warmup */
+  assert_false(lmh_median_prune(ctx, recs, 5, own, 1, 6, 0)); /* startup: 6 complete needed */
+  assert_false(lmh_median_prune(ctx, recs, 5, own, 1, 5, 2)); /* warmup */
   recs[4].status = LM_TRIAL_RUNNING; /* only complete trials count: 1 2 3 4 -> 2.5 */
   own[1] = 2.8;
-  assert_true(lmh_median_prune(recs, 5, own, 1, 4, 0));
+  assert_true(lmh_median_prune(ctx, recs, 5, own, 1, 4, 0));
   /* the best value so far decides: 2.0 at step 1 beats the median at step 2 */
   own[1] = 2.0;
   own[2] = 9.0;
-  assert_false(lmh_median_prune(recs, 5, own, 2, 4, 0)); /* no values at step 2: keep */
+  assert_false(lmh_median_prune(ctx, recs, 5, own, 2, 4, 0)); /* no values at step 2: keep */
+  lm_ctx_free(ctx);
 }
 
 static void test_sha_pruner(void **state) {
+  lm_ctx *ctx = tu_ctx();
   double iv[8][2];
   lmh_rec recs[8];
   for (int i = 0; i < 8; i++) {
@@ -425,21 +435,22 @@ static void test_sha_pruner(void **state) {
   /* 9 values at rung 0 (step 1), eta 3: keep the best 9/3 = 3 */
   double own[2] = {NAN, 2.5};
   int rung = 0;
-  assert_false(lmh_sha_prune(recs, 8, 99, own, 1, 1, 3, &rung));
+  assert_false(lmh_sha_prune(ctx, recs, 8, 99, own, 1, 1, 3, &rung));
   assert_int_equal(rung, 1); /* next rung at step 3 */
   own[1] = 3.5;
   rung = 0;
-  assert_true(lmh_sha_prune(recs, 8, 99, own, 1, 1, 3, &rung));
+  assert_true(lmh_sha_prune(ctx, recs, 8, 99, own, 1, 1, 3, &rung));
   /* with fewer than eta values a trial goes on only if it is the best */
   rung = 0;
   own[1] = 0.5;
-  assert_false(lmh_sha_prune(recs, 1, 99, own, 1, 1, 3, &rung));
+  assert_false(lmh_sha_prune(ctx, recs, 1, 99, own, 1, 1, 3, &rung));
   rung = 0;
   own[1] = 1.5;
-  assert_true(lmh_sha_prune(recs, 1, 99, own, 1, 1, 3, &rung));
+  assert_true(lmh_sha_prune(ctx, recs, 1, 99, own, 1, 1, 3, &rung));
   /* between rungs nothing happens */
   rung = 1;
-  assert_false(lmh_sha_prune(recs, 8, 99, own, 1, 1, 3, &rung));
+  assert_false(lmh_sha_prune(ctx, recs, 8, 99, own, 1, 1, 3, &rung));
+  lm_ctx_free(ctx);
 }
 
 typedef struct curve_ud {

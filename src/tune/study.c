@@ -37,6 +37,17 @@ const char *lm_trial_status_name(lm_trial_status s) {
   return (unsigned)s <= LM_TRIAL_ABANDONED ? names[s] : "?";
 }
 
+void lm_tune_opts_optuna(lm_tune_opts *o) {
+  if (!o) return;
+  o->tpe_startup = 10;
+  o->tpe_candidates = 24;
+  o->tpe_gamma = 0.1;
+  o->tpe_gamma_linear = true;
+  o->tpe_optuna_parzen = true;
+  o->tpe_prior_weight = 1.0;
+  o->tpe_lf = 25;
+}
+
 static lm_status check_opts(lm_ctx *ctx, const lm_tune_opts *o) {
   if ((unsigned)o->algo > LM_TUNE_GA) return lm_fail(ctx, LM_ERR_ARG, "unknown tuning algorithm");
   if ((unsigned)o->prune > LM_PRUNE_SHA) return lm_fail(ctx, LM_ERR_ARG, "unknown pruner");
@@ -300,9 +311,9 @@ bool lm_trial_report(lm_trial *t, int step, double value) {
   if (st->o.prune == LM_PRUNE_NONE || !isfinite(value)) return t->pruned = !isfinite(value);
   if (reload(st)) return false;
   bool stop = st->o.prune == LM_PRUNE_MEDIAN
-                  ? lmh_median_prune(st->recs, st->n_recs, t->iv, step, st->o.prune_startup,
+                  ? lmh_median_prune(st->ctx, st->recs, st->n_recs, t->iv, step, st->o.prune_startup,
                                      st->o.prune_warmup)
-                  : lmh_sha_prune(st->recs, st->n_recs, t->number, t->iv, step,
+                  : lmh_sha_prune(st->ctx, st->recs, st->n_recs, t->number, t->iv, step,
                                   st->o.sha_min_resource, st->o.sha_eta, &t->rung);
   if (stop) t->pruned = true;
   return stop;

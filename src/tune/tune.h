@@ -61,15 +61,29 @@ int lmh_tpe_n_below(int n, double gamma, bool linear, int cap);
 /* Hyperopt's linear_forgetting_weights(n, lf) into w[n]. */
 void lmh_lf_weights(int n, int lf, double *w);
 /* adaptive_parzen_normal: obs (n, in trial order) -> mixture of n + 1
- * components (weights, means, sigmas, sorted by mean). Returns the count. */
-int lmh_parzen(const double *obs, int n, double prior_weight, double prior_mu,
+ * components (weights, means, sigmas, sorted by mean). Returns the count, -1
+ * when out of memory. */
+int lmh_parzen(lm_ctx *ctx, const double *obs, int n, double prior_weight, double prior_mu,
                double prior_sigma, int lf, double *w, double *mu, double *sigma);
 /* Optuna 3.1's _ParzenEstimator for one numeric parameter (consider_prior,
- * magic clip, no endpoints): n observation kernels then the prior kernel. */
-int lmh_parzen_optuna(const double *obs, int n, double prior_weight, double low, double high,
-                      int lf, double *w, double *mu, double *sigma);
-/* log density (mass for quantised) of the truncated mixture at x, in the
- * parameter's model space (log for log kinds). q 0 = continuous. */
+ * magic clip, no endpoints): n observation kernels in the given order, then
+ * the prior kernel; bandwidths from the sorted means including the prior's. */
+int lmh_parzen_optuna(lm_ctx *ctx, const double *obs, int n, double prior_weight, double low,
+                      double high, int lf, double *w, double *mu, double *sigma);
+/* Optuna 3.1's categorical estimator: option probabilities p[n_cat] of the
+ * mixture of one-hot (+ prior_weight / (n + 1)) kernels and a uniform prior
+ * kernel. w_scratch holds n + 1 doubles. */
+void lmh_cat_optuna(const int *obs, int n, int n_cat, double prior_weight, int lf,
+                    double *w_scratch, double *p);
+/* log of the standard normal mass on [a, b]. */
+double lmh_log_gauss_mass(double a, double b);
+/* Optuna 3.1's score of z (model space) under a mixture of kernels each
+ * truncated to [low, high]: the mass of [z - q/2, z + q/2] for q > 0, else its
+ * truncnorm.logpdf, which leaves out -log(sigma) (kept here on purpose). */
+double lmh_optuna_lpdf(double z, const double *w, const double *mu, const double *sigma, int k,
+                       double low, double high, double q);
+/* Hyperopt's log density (mass for quantised) of the truncated mixture at x,
+ * in the parameter's model space (log for log kinds). q 0 = continuous. */
 double lmh_gmm_lpdf(double x, const double *w, const double *mu, const double *sigma, int k,
                     double low, double high, double q, bool logspace);
 /* Suggest x (s->n) given finished records. */
@@ -80,15 +94,16 @@ lm_status lmh_tpe_suggest(const lm_space *s, const lm_tune_opts *o, const lmh_re
 lm_status lmh_ga_suggest(const lm_space *s, const lm_tune_opts *o, const lmh_rec *recs,
                          int n_recs, int k, uint64_t rng[4], double *x);
 
-/* ---- prune.c: pure decisions (loss convention: lower is better) ---- */
+/* ---- prune.c: pure decisions (loss convention: lower is better); out of
+ * memory leaves the trial running and the error in ctx ---- */
 /* Median: prune when the trial's best value so far is worse than the median of
  * complete trials' values at this step. */
-bool lmh_median_prune(const lmh_rec *recs, int n_recs, const double *own_iv, int step,
-                      int n_startup, int n_warmup);
+bool lmh_median_prune(lm_ctx *ctx, const lmh_rec *recs, int n_recs, const double *own_iv,
+                      int step, int n_startup, int n_warmup);
 /* Asynchronous successive halving: rungs at min_res * eta^r; *rung is the next
  * rung this trial has to pass (updated). */
-bool lmh_sha_prune(const lmh_rec *recs, int n_recs, int self_number, const double *own_iv,
-                   int step, int min_res, int eta, int *rung);
+bool lmh_sha_prune(lm_ctx *ctx, const lmh_rec *recs, int n_recs, int self_number,
+                   const double *own_iv, int step, int min_res, int eta, int *rung);
 
 /* ---- store.c: SQLite ---- */
 typedef struct lmh_store lmh_store;
