@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "script/hp.h"
 #include "script/interp.h"
 
 #define COMMON_LAYER_ARGS ", *, name:s?=, input_shape:S?=, input_dim:i?=, batch_input_shape:S?=, trainable:b=, dtype:s?="
@@ -523,6 +524,7 @@ static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
   lm_data *x = to_data(I, a->slot[0], a->slot_node[0], "fit(): x");
   lm_data *y = to_data(I, a->slot[1], a->slot_node[1], "fit(): y");
   if (I->opts.mode == LMS_MODE_SUMMARY) return history_value(I, NULL, self);
+  lms_hp_fit_hook(I, &fo); /* lamina tune: report each epoch to the trial */
   I->pending = false;
   lm_history *h = lm_model_fit(self->u.model.m, x, y, &fo);
   if (I->pending) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "script/hp.h"
 #include "script/interp.h"
 
 /* ---- modules ------------------------------------------------------------------ */
@@ -13,7 +14,9 @@ const char *const lms_modules[] = {
     "keras", "keras.layers", "keras.models", "keras.optimizers", "keras.losses",
     "keras.metrics", "keras.activations", "keras.callbacks", "keras.utils", "keras.datasets",
     "keras.datasets.fashion_mnist", "keras.datasets.mnist", "keras.backend",
-    "numpy", "numpy.random", "tensorflow", "sys", NULL};
+    "numpy", "numpy.random", "tensorflow", "sys",
+    "lamina", "lamina.hp", "math", "sklearn", "sklearn.datasets", /* script/hp.c */
+    NULL};
 
 bool lms_module_known(const char *path) {
   for (int i = 0; lms_modules[i]; i++)
@@ -27,6 +30,14 @@ const char *lms_canonical_module(lms_interp *I, const char *path) {
     size_t n = strlen(path + 11) + 1;
     char *s = lms_alloc(I, n);
     memcpy(s, path + 11, n);
+    path = s;
+  }
+  /* hyperopt.X is lamina.X (hp.*, script/hp.c) */
+  if (strncmp(path, "hyperopt", 8) == 0 && (path[8] == 0 || path[8] == '.')) {
+    size_t n = strlen(path + 8) + 1;
+    char *s = lms_alloc(I, n + 6);
+    memcpy(s, "lamina", 6);
+    memcpy(s + 6, path + 8, n);
     path = s;
   }
   for (int i = 0; lms_modules[i]; i++)
@@ -524,6 +535,8 @@ lms_value *lms_module_attr(lms_interp *I, const char *module, const char *name, 
   }
   const lms_builtin *b = lms_find_builtin(module, name);
   if (b) return lms_builtin_value(I, b, NULL);
+  lms_value *hpv = lms_hp_module_attr(I, module, name, at); /* hp.*, math, load_digits */
+  if (hpv) return hpv;
   if (strcmp(module, "keras.layers") == 0) {
     const lms_layer_entry *e = lms_find_layer(name);
     if (e) {

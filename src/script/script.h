@@ -29,6 +29,7 @@ typedef struct lms_opts {
   void *err_ud;
   int argc; /* sys.argv (argv[0] is the script) */
   char **argv;
+  struct lms_hp *hp; /* lamina tune: where hp.* values come from (script/hp.h); NULL otherwise */
 } lms_opts;
 
 /* Runs the script held in src (len bytes, need not be NUL-terminated); name
