@@ -29,6 +29,7 @@ typedef struct hp_rec {
 struct lms_hp {
   lm_ctx *ctx; /* the owner of recs (not the script's context) */
   bool discover;
+  bool in_call; /* an error inside hp.* itself ends the search */
   hp_rec *recs;
   int n, cap;
   /* a trial */
@@ -133,10 +134,21 @@ static lms_value *stand_in(lms_interp *I, const hp_rec *r, lms_value *options) {
   return number(I, mid, r->as_int);
 }
 
+static lms_value *hp_value(lms_interp *I, lms_hp *hp, lms_args *a, const char *k,
+                           const char *fname);
+
 static lms_value *hp_fn(lms_interp *I, lms_value *self, lms_args *a) {
   (void)self;
   const char *k = a->callee->data, *fname = a->callee->name;
   lms_hp *hp = hp_of(I, a->call, fname);
+  hp->in_call = true;
+  lms_value *out = hp_value(I, hp, a, k, fname);
+  hp->in_call = false;
+  return out;
+}
+
+static lms_value *hp_value(lms_interp *I, lms_hp *hp, lms_args *a, const char *k,
+                           const char *fname) {
   const char *label = lms_arg_str(a, 0, "");
   if (!label_ok(label))
     lms_fail(I, lms_arg_node(a, 0), "%s: the label '%s' must be a non-empty name without "
@@ -463,6 +475,10 @@ lm_space *lms_hp_space(lm_ctx *ctx, const char *name, const char *src, size_t le
   lm_space *s = NULL;
   /* Without training, code after fit may fail (history values are empty):
    * the space is what the hp.* calls before that defined. */
+  if (hp.in_call) { /* an error in hp.* itself: err has the report */
+    lm_fail(ctx, LM_ERR_ARG, "%s: a wrong hp.* call", name);
+    goto done;
+  }
   if (hp.n == 0) {
     if (st == LMS_OK) lm_fail(ctx, LM_ERR_ARG, "%s: the script has no hp.* values to tune", name);
     else lm_fail(ctx, LM_ERR_ARG, "%s: the script failed before any hp.* value", name);
