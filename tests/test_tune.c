@@ -236,6 +236,48 @@ static void test_parzen_hand(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* Optuna 3.1's _ParzenEstimator on more cases; the expected numbers were
+ * printed by Debian's python3-optuna 3.1.0 (its log_pdf). */
+static void test_optuna_estimators(void **state) {
+  lm_ctx *ctx = tu_ctx();
+  double w[32], mu[32], sg[32], scratch[8], p[3];
+  /* categorical: [0, 2, 2] over 3 options */
+  const int cat[3] = {0, 2, 2};
+  lmh_cat_optuna(cat, 3, 3, 1.0, 25, scratch, p);
+  assert_float_equal(p[0], 0.33333333, 1e-8);
+  assert_float_equal(p[1], 0.19047619, 1e-8);
+  assert_float_equal(p[2], 0.47619048, 1e-8);
+  /* suggest_int(8, 256, step=8): bounds widened to [4, 260], mass of a cell */
+  const double iv[3] = {96, 104, 8}, emu[4] = {96, 104, 8, 132}, esg[4] = {88, 51.2, 88, 256};
+  assert_int_equal(lmh_parzen_optuna(ctx, iv, 3, 1.0, 4, 260, 25, w, mu, sg), 4);
+  for (int i = 0; i < 4; i++) {
+    assert_float_equal(mu[i], emu[i], 1e-9);
+    assert_float_equal(sg[i], esg[i], 1e-9);
+  }
+  assert_float_equal(lmh_optuna_lpdf(96, w, mu, sg, 4, 4, 260, 8), -3.08881518, 1e-7);
+  assert_float_equal(lmh_optuna_lpdf(256, w, mu, sg, 4, 4, 260, 8), -4.61686997, 1e-7);
+  /* suggest_float(1e-5, 1, log=True): in log space */
+  const double lv[2] = {log(1e-3), log(1e-2)};
+  assert_int_equal(lmh_parzen_optuna(ctx, lv, 2, 1.0, log(1e-5), 0, 25, w, mu, sg), 3);
+  assert_float_equal(sg[0], 2.87823137, 1e-7);
+  assert_float_equal(sg[1], 2.87823137, 1e-7);
+  assert_float_equal(sg[2], 11.51292546, 1e-7);
+  assert_float_equal(lmh_optuna_lpdf(log(3e-3), w, mu, sg, 3, log(1e-5), 0, 0), -0.49551728, 1e-7);
+  /* 30 observations: the 25-trial ramp, prior weight 1, normalised */
+  double many[30];
+  for (int i = 0; i < 30; i++) many[i] = i / 29.0;
+  assert_int_equal(lmh_parzen_optuna(ctx, many, 30, 1.0, 0, 1, 25, w, mu, sg), 31);
+  assert_float_equal(w[0], 0.00116618, 1e-8);
+  assert_float_equal(w[1], 0.00962099, 1e-8);
+  assert_float_equal(w[4], 0.03498542, 1e-8);
+  assert_float_equal(w[30], 0.03498542, 1e-8);
+  /* far tails stay finite */
+  assert_true(isfinite(lmh_log_gauss_mass(40, 41)));
+  assert_true(lmh_log_gauss_mass(40, 41) < -800);
+  assert_float_equal(lmh_log_gauss_mass(-1, 1), log(0.6826894921370859), 1e-12);
+  lm_ctx_free(ctx);
+}
+
 static lmh_rec rec_of(double *x, double loss, int number) {
   return (lmh_rec){.number = number, .status = LM_TRIAL_COMPLETE, .loss = loss, .x = x};
 }
@@ -272,6 +314,26 @@ static void test_tpe_categorical_scoring(void **state) {
     lm_rng_seed(rng, seed);
     assert_int_equal(lmh_tpe_suggest(s2, &o, r2, 5, rng, &out), LM_OK);
     assert_true(out < 0.5);
+  }
+  /* Optuna's split: failed trials are no observations; a pruned one ranks
+   * after every complete one whatever its value. n = 3, below = ceil(0.3) = 1:
+   * the loss-0.5 trial (option 1). l = [.267 .467 .267], g = [.389 .222 .389]. */
+  double z[4] = {1, 2, 0, 0}, iv[3] = {NAN, NAN, -100};
+  lmh_rec r3[4] = {rec_of(&z[0], 0.5, 0), rec_of(&z[1], 0.9, 1), rec_of(&z[2], -100, 2),
+                   rec_of(&z[3], NAN, 3)};
+  r3[2].status = LM_TRIAL_PRUNED;
+  r3[2].iv = iv;
+  r3[2].n_iv = 3;
+  r3[3].status = LM_TRIAL_FAILED;
+  lm_tune_opts oo = LM_TUNE_DEFAULTS;
+  lm_tune_opts_optuna(&oo);
+  oo.tpe_startup = 0;
+  for (uint64_t seed = 0; seed < 20; seed++) {
+    uint64_t rng[4];
+    double out;
+    lm_rng_seed(rng, seed);
+    assert_int_equal(lmh_tpe_suggest(s, &oo, r3, 4, rng, &out), LM_OK);
+    assert_true(out == 1);
   }
   lm_space_free(s2);
   lm_space_free(s);
@@ -514,6 +576,17 @@ static int sweep_once(lm_ctx *ctx) {
     ok = st && lm_study_optimize(st, 6, quad, NULL) == LM_OK;
     lm_study_free(st);
   }
+  for (int pr = LM_PRUNE_MEDIAN; ok && pr <= LM_PRUNE_SHA; pr++) { /* Optuna preset, pruners */
+    lm_tune_opts to = LM_TUNE_DEFAULTS;
+    lm_tune_opts_optuna(&to);
+    to.tpe_startup = 3;
+    to.prune = (lm_prune_kind)pr;
+    to.prune_startup = 1;
+    curve_ud c = {0};
+    lm_study *st = lm_study_open(ctx, s, NULL, &to);
+    ok = st && lm_study_optimize(st, 6, curve, &c) == LM_OK && !lm_errcode(ctx);
+    lm_study_free(st);
+  }
   lm_space_free(s);
   return ok;
 }
@@ -544,7 +617,7 @@ int main(void) {
       cmocka_unit_test(test_algorithms_seeded),   cmocka_unit_test(test_grid_study_and_failures),
       cmocka_unit_test(test_trial_values),        cmocka_unit_test(test_median_pruner),
       cmocka_unit_test(test_sha_pruner),          cmocka_unit_test(test_pruning_study),
-      cmocka_unit_test(test_alloc_sweep),
+      cmocka_unit_test(test_alloc_sweep),         cmocka_unit_test(test_optuna_estimators),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
