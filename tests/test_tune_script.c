@@ -1,7 +1,9 @@
 /* lamina tune on model scripts: hp.* values define the space (nesting through
  * a choice's options, Hyperopt's log-space bounds), each trial runs the script
  * with the study's values, fit reports every epoch, and a pruner stops fit. */
+#define _POSIX_C_SOURCE 200809L /* fork, mkdtemp */
 #include <math.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -170,12 +172,67 @@ static void test_trials_and_pruning(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* Two worker processes run the script's trials on one study file: every
+ * trial number once, none lost, both workers busy. */
+static int script_worker(const char *path, int n) {
+  lm_ctx *ctx = tu_ctx();
+  char err[1024];
+  lm_space *s = lms_hp_space(ctx, "fit.py", fit_src, strlen(fit_src), NULL, err, sizeof err);
+  lm_tune_opts o = LM_TUNE_DEFAULTS;
+  o.algo = LM_TUNE_TPE;
+  o.tpe_startup = 3;
+  lm_study *st = s ? lm_study_open(ctx, s, path, &o) : NULL;
+  int rc = st ? 0 : 1;
+  for (lm_trial *t; st && (t = lm_study_ask(st, n));) {
+    lm_ctx *tc = tu_ctx();
+    lms_hp_result r = lms_hp_trial(tc, "fit.py", fit_src, strlen(fit_src), NULL, t, s, "val_loss");
+    lm_ctx_free(tc);
+    if (r.status != LMS_OK) rc = 1;
+    if (lm_study_tell(st, t, r.pruned ? LM_TRIAL_PRUNED : LM_TRIAL_COMPLETE, r.value)) rc = 1;
+  }
+  if (st && lm_errcode(ctx)) rc = 1;
+  lm_study_free(st);
+  lm_space_free(s);
+  lm_ctx_free(ctx);
+  return rc;
+}
+
+static void test_two_script_workers(void **state) {
+  char dir[] = "/tmp/lamina_tune_script_XXXXXX", path[128];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/s.db", dir);
+  pid_t pid[2];
+  fflush(NULL);
+  for (int k = 0; k < 2; k++)
+    if ((pid[k] = fork()) == 0) _exit(script_worker(path, 10));
+  for (int k = 0; k < 2; k++) {
+    int status;
+    assert_int_equal(waitpid(pid[k], &status, 0), pid[k]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  lm_ctx *ctx = tu_ctx();
+  lm_study *st = lm_study_load(ctx, path);
+  assert_non_null(st);
+  assert_int_equal(lm_study_n_trials(st), 10);
+  for (int i = 0; i < 10; i++) {
+    int number;
+    lm_trial_status status;
+    assert_int_equal(lm_study_trial(st, i, &number, &status, NULL, NULL, 0), LM_OK);
+    assert_int_equal(number, i);
+    assert_int_equal(status, LM_TRIAL_COMPLETE);
+  }
+  lm_study_free(st);
+  lm_ctx_free(ctx);
+  unlink(path);
+  rmdir(dir);
+}
+
 /* examples/tune_digits_mlp.py: its space, and one trial of one epoch when
  * the digits (Debian's python3-sklearn) are installed. */
 static void test_example_script(void **state) {
   char path[1024];
-  const char *fx = getenv("LAMINA_TEST_DATA");
-  snprintf(path, sizeof path, "%s/../../examples/tune_digits_mlp.py", fx ? fx : "tests/fixtures");
+  const char *fx = getenv("LAMINA_TEST_DATA"); /* tests/fixtures, set by ctest */
+  snprintf(path, sizeof path, "%s/../../examples/tune_digits_mlp.py", fx ? fx : "../../tests/fixtures");
   char *src = tu_read_text(path);
   assert_non_null(src);
   if (access("/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz", R_OK) != 0 &&
@@ -214,6 +271,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_space_from_script),
                                      cmocka_unit_test(test_hp_outside_tune),
                                      cmocka_unit_test(test_trials_and_pruning),
+                                     cmocka_unit_test(test_two_script_workers),
                                      cmocka_unit_test(test_example_script)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
