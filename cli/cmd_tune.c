@@ -234,7 +234,7 @@ static int run_script_worker(const tune_args *a, const char *src, size_t len) {
   if (!space) {
     fprintf(stderr, "%slamina tune: %s\n", err, lm_errmsg(ctx));
     rc = 2;
-    goto done;
+    goto out;
   }
   lm_tune_opts o = study_opts(a, objective_maximize(a));
   st = lm_study_open(ctx, space, a->study, &o);
