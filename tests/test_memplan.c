@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "graph/graph.h"
-#include "ops/ops.h"
+#include "ops/conv_ops.h"
 #include "train/train.h"
 
 /* ---- graph level ---- */
@@ -96,6 +96,55 @@ static void test_grads_same_with_reuse(void **state) {
   float s = 0;
   for (int k = 0; k < 36; k++) s += fabsf(gw[0][k]);
   assert_true(s > 0.1f); /* gradients flowed */
+}
+
+/* A folded pair run with g->training set after an inference plan: the conv
+ * writes the batchnorm's buffer and the batchnorm (batch statistics) runs in
+ * place; the result matches the unfolded graph. */
+static void fold_pair_training(bool no_fold, float *out, int64_t *n_out, int *folds) {
+  lm_ctx *ctx = tu_ctx();
+  lmg_graph g;
+  assert_int_equal(lmg_init(&g, ctx), LM_OK);
+  g.no_fold = no_fold;
+  lm_tensor *t[6];
+  const int64_t wsh[4] = {3, 3, 2, 5}, vsh[1] = {5};
+  t[0] = lmt_new(ctx, LM_FLOAT32, 4, wsh);
+  for (int k = 1; k < 6; k++) t[k] = lmt_new(ctx, LM_FLOAT32, 1, vsh);
+  for (int k = 0; k < 6; k++)
+    for (int64_t j = 0; j < t[k]->size; j++)
+      ((float *)t[k]->data)[j] = (k == 3 ? 1.0f : 0.0f) + 0.5f * sinf((float)(7 * k + j));
+  int x = lmg_input(&g, LM_FLOAT32, 4, (int64_t[]){LM_NONE, 5, 5, 2});
+  int c = lmo_conv2d(&g, x, lmg_param(&g, t[0], true), lmg_param(&g, t[1], true), 1, 1, 1, 1, true);
+  int y = lmo_batchnorm(&g, c, lmg_param(&g, t[2], false), lmg_param(&g, t[3], false),
+                        lmg_param(&g, t[4], true), lmg_param(&g, t[5], true), 3, 0.9f, 1e-3f);
+  assert_true(y >= 0);
+  assert_int_equal(lmg_plan(&g, 3, false), LM_OK);
+  *folds = g.plan_folds;
+  lmg_node *xn = lmg_at(&g, x);
+  for (int64_t k = 0; k < xn->size; k++) xn->val[k] = cosf(0.37f * (float)k);
+  g.training = true;
+  lmg_forward(&g, NULL);
+  *n_out = lmg_at(&g, y)->size;
+  memcpy(out, lmg_at(&g, y)->val, sizeof(float) * (size_t)*n_out);
+  lmg_release(&g);
+  for (int k = 0; k < 6; k++) lmt_free(t[k]);
+  lm_ctx_free(ctx);
+}
+
+static void test_folded_pair_run_in_training(void **state) {
+  (void)state;
+  static float a[3 * 5 * 5 * 5], b[3 * 5 * 5 * 5];
+  int64_t na, nb;
+  int fa, fb;
+  fold_pair_training(false, a, &na, &fa);
+  fold_pair_training(true, b, &nb, &fb);
+  assert_int_equal(fa, 1);
+  assert_int_equal(fb, 0);
+  assert_int_equal(na, nb);
+  for (int64_t k = 0; k < na; k++) assert_float_equal(a[k], b[k], 1e-5f);
+  double s = 0; /* batch statistics: channel 0 has mean beta[0] */
+  for (int64_t k = 0; k < na; k += 5) s += a[k];
+  assert_float_equal(s / (double)(na / 5), sinf(35.0f) * 0.5f, 1e-4); /* beta of channel 0 */
 }
 
 /* ---- model level ---- */
@@ -344,6 +393,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chain_reuses_buffers),
       cmocka_unit_test(test_grads_same_with_reuse),
+      cmocka_unit_test(test_folded_pair_run_in_training),
       cmocka_unit_test(test_fold_agrees),
       cmocka_unit_test(test_fold_agrees_no_scale),
       cmocka_unit_test(test_no_fold_when_shared_or_activated),

@@ -338,7 +338,8 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
     lmg_node *n = &g->nodes[i];
     if (mask && !mask[i]) continue;
     size_t bytes = align_up((size_t)n->size * 4);
-    if ((n->kind == LMG_OP || n->kind == LMG_INPUT) && bytes) {
+    if (n->fold_with > i) naive += bytes; /* a folded conv shares its batchnorm's value */
+    else if ((n->kind == LMG_OP || n->kind == LMG_INPUT) && bytes) {
       pl_buf *v = &bufs[nb++];
       *v = (pl_buf){.size = bytes, .node = i, .what = 0};
       v->start = n->kind == LMG_INPUT ? 0 : i + 1;
@@ -423,6 +424,9 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
   for (int i = 0; i < N; i++) {
     lmg_node *n = &g->nodes[i];
     if (n->ws_bytes && !n->ws) n->ws = scratch_at;
+    /* Run unfolded (g->training set after planning), the conv writes the
+     * batchnorm's buffer and the batchnorm works in place. */
+    if (n->fold_with > i) n->val = g->nodes[n->fold_with].val;
   }
   g->grad_off = 0;
   g->grad_bytes = 0;
