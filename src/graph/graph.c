@@ -428,8 +428,6 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
      * batchnorm's buffer and the batchnorm works in place. */
     if (n->fold_with > i) n->val = g->nodes[n->fold_with].val;
   }
-  g->grad_off = 0;
-  g->grad_bytes = 0;
   g->plan_bytes = used;
   g->plan_naive_bytes = naive;
   if (g->profile && !g->prof_fwd) {

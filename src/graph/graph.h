@@ -4,7 +4,11 @@
  * can only name nodes that already exist. Shapes are symbolic while building
  * (LM_NONE for the batch and other unknown sizes) and concrete after
  * lmg_plan(), which re-runs every op's infer with the real input shapes and
- * lays out the value, gradient and workspace buffers (grow only). */
+ * lays out the value, gradient and workspace buffers in one slab (grow only).
+ * Buffers whose lifetimes do not overlap share memory (see lmg_plan_masked in
+ * graph.c): after lmg_forward only the values of inputs, kept nodes
+ * (lmg_keep) and nodes nothing consumes are sure to be intact, and after
+ * lmg_backward only the gradients of parameters and of want_grad nodes. */
 #ifndef LM_GRAPH_H
 #define LM_GRAPH_H
 
@@ -76,7 +80,6 @@ struct lmg_graph {
    * memory with others whose lifetimes do not overlap) */
   char *slab;
   size_t slab_cap;
-  size_t grad_off, grad_bytes; /* gradient region inside the slab */
   bool planned;
   int64_t plan_batch; /* the batch of the last plan (-1: none) */
   bool plan_grads;
