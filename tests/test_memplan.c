@@ -147,6 +147,37 @@ static void test_folded_pair_run_in_training(void **state) {
   assert_float_equal(s / (double)(na / 5), sinf(35.0f) * 0.5f, 1e-4); /* beta of channel 0 */
 }
 
+/* A trainable parameter the loss does not depend on gets a zero gradient,
+ * even when the loss needs no gradient at all (its slab bytes are NaN). */
+static void test_unused_param_grad_zeroed(void **state) {
+  (void)state;
+  lm_ctx *ctx = tu_ctx();
+  lmg_graph g;
+  assert_int_equal(lmg_init(&g, ctx), LM_OK);
+  lm_tensor *w1 = lmt_new(ctx, LM_FLOAT32, 2, (int64_t[]){3, 2});
+  lm_tensor *w2 = lmt_new(ctx, LM_FLOAT32, 2, (int64_t[]){3, 2});
+  for (int k = 0; k < 6; k++) ((float *)w1->data)[k] = ((float *)w2->data)[k] = (float)k;
+  int x = lmg_input(&g, LM_FLOAT32, 2, (int64_t[]){LM_NONE, 3});
+  int loss = lmo_reduce(&g, LMO_SUM, lmo_matmul(&g, x, lmg_param(&g, w1, false), -1), 0, false);
+  int p2 = lmg_param(&g, w2, true);
+  int side = lmo_matmul(&g, x, p2, -1);
+  assert_true(loss >= 0 && side >= 0);
+  assert_int_equal(lmg_plan(&g, 2, true), LM_OK);
+  memset(g.slab, 0xff, g.slab_cap); /* NaN everywhere */
+  lmg_node *xn = lmg_at(&g, x);
+  for (int k = 0; k < 6; k++) xn->val[k] = 1.0f;
+  lmg_forward(&g, NULL);
+  assert_float_equal(lmg_at(&g, loss)->val[0], 2 * (0 + 1 + 2 + 3 + 4 + 5), 0.0f);
+  lmg_backward(&g, loss, NULL);
+  const float *gw = lmg_at(&g, p2)->grad;
+  assert_non_null(gw);
+  for (int k = 0; k < 6; k++) assert_true(gw[k] == 0.0f);
+  lmg_release(&g);
+  lmt_free(w1);
+  lmt_free(w2);
+  lm_ctx_free(ctx);
+}
+
 /* ---- model level ---- */
 
 static lmg_graph *graph_of(lm_model *m) { return &m->train->g; }
@@ -393,6 +424,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chain_reuses_buffers),
       cmocka_unit_test(test_grads_same_with_reuse),
+      cmocka_unit_test(test_unused_param_grad_zeroed),
       cmocka_unit_test(test_folded_pair_run_in_training),
       cmocka_unit_test(test_fold_agrees),
       cmocka_unit_test(test_fold_agrees_no_scale),

@@ -473,12 +473,13 @@ static void zero_grad(lmg_node *n) { memset(n->grad, 0, sizeof(float) * (size_t)
 
 void lmg_backward(lmg_graph *g, int loss, const bool *mask) {
   lmg_node *l = &g->nodes[loss];
-  if (!l->grad) return;
   /* Gradient buffers share memory with values and other gradients, so each
    * is zeroed when it becomes live: at the start, or just before the first
-   * backward that adds into it (the plan's grad_zero_at). */
+   * backward that adds into it (the plan's grad_zero_at). Parameters' are
+   * zeroed even when the loss does not depend on them. */
   for (int i = 0; i < g->n_nodes; i++)
     if (g->nodes[i].grad && g->nodes[i].grad_zero_at < 0) zero_grad(&g->nodes[i]);
+  if (!l->grad) return;
   for (int i = g->n_nodes - 1; i >= 0; i--) {
     lmg_node *n = &g->nodes[i];
     bool bw = runs_backward(n); /* as the plan saw it */
