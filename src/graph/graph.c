@@ -14,6 +14,8 @@ lm_status lmg_init(lmg_graph *g, lm_ctx *ctx) {
   g->plan_batch = -1;
   const char *p = getenv("LAMINA_PROFILE");
   g->profile = p && *p && strcmp(p, "0") != 0;
+  const char *f = getenv("LAMINA_FOLD");
+  g->no_fold = f && strcmp(f, "0") == 0;
   return LM_OK;
 }
 
@@ -22,6 +24,7 @@ void lmg_release(lmg_graph *g) {
   for (int i = 0; i < g->n_nodes; i++) lmt_free(g->nodes[i].cval);
   lm_dealloc(g->ctx, g->nodes);
   lm_dealloc(g->ctx, g->slab);
+  lm_dealloc(g->ctx, g->pl_tmp);
   lm_dealloc(g->ctx, g->prof_fwd);
   lm_dealloc(g->ctx, g->prof_bwd);
   lm_arena_free(&g->arena);
@@ -159,8 +162,79 @@ lm_status lmg_set_input_shape(lmg_graph *g, int id, int ndim, const int64_t *sha
 #define LMG_ALIGN 64
 static size_t align_up(size_t x) { return (x + LMG_ALIGN - 1) & ~(size_t)(LMG_ALIGN - 1); }
 
+void lmg_keep(lmg_graph *g, int id) {
+  if (id < 0 || id >= g->n_nodes || g->nodes[id].keep) return;
+  g->nodes[id].keep = true;
+  g->planned = false;
+}
+
 lm_status lmg_plan(lmg_graph *g, int64_t batch, bool with_grads) {
   return lmg_plan_masked(g, batch, with_grads, NULL);
+}
+
+/* ---- liveness-based buffer planning ----
+ *
+ * A step runs on one timeline: inputs are written at time 0, node i's
+ * forward runs at i + 1, backward starts (seeds, zeroes) at N + 1 and node
+ * i's backward runs at 2N + 1 - i; 2N + 2 stands for "after the step". Every
+ * buffer gets the closed interval of times it is live:
+ *  - a value from its forward to its last reader: the last forward consumer
+ *    and, in a plan with gradients, the backward of every consumer whose
+ *    backward runs (it may read its inputs) and its own backward (it may read
+ *    its output). Inputs, kept nodes and nodes nothing consumes live on.
+ *  - a gradient from the first backward that adds into it (it is zeroed just
+ *    before) to its own backward; parameters' and requested gradients live on
+ *    (the optimizer reads them).
+ *  - a workspace kept for backward from the forward to the backward; scratch
+ *    workspaces share one region sized to the largest.
+ * Buffers are then placed greedily, largest first, at the offset of the
+ * smallest gap free over their whole interval (best fit), a pure function of
+ * the graph, so plans and results are deterministic. */
+typedef struct pl_buf {
+  size_t size, off;
+  int start, end;
+  int node, what; /* what: 0 value, 1 gradient, 2 kept workspace, 3 fold, 4 scratch */
+} pl_buf;
+
+static bool runs_backward(const lmg_node *n) {
+  return n->kind == LMG_OP && n->needs_grad && n->op->backward;
+}
+
+static int cmp_buf(const void *a, const void *b) {
+  const pl_buf *x = a, *y = b;
+  if (x->size != y->size) return x->size > y->size ? -1 : 1;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  if (x->node != y->node) return x->node < y->node ? -1 : 1;
+  return (x->what > y->what) - (x->what < y->what);
+}
+
+/* Best-fit placement of bufs[0..nb) (sorted); placed[] is scratch for nb
+ * indices kept in offset order. Returns the bytes used. */
+static size_t place(pl_buf *bufs, int nb, int *placed) {
+  int np = 0;
+  size_t total = 0;
+  for (int b = 0; b < nb; b++) {
+    pl_buf *x = &bufs[b];
+    size_t cur = 0, best = SIZE_MAX, best_gap = SIZE_MAX;
+    for (int k = 0; k < np; k++) {
+      const pl_buf *y = &bufs[placed[k]];
+      if (y->end < x->start || y->start > x->end) continue; /* not live together */
+      if (y->off >= cur + x->size && y->off - cur < best_gap) {
+        best = cur;
+        best_gap = y->off - cur;
+      }
+      if (y->off + y->size > cur) cur = y->off + y->size;
+    }
+    x->off = best != SIZE_MAX ? best : cur;
+    if (x->off + x->size > total) total = x->off + x->size;
+    int k = np++;
+    while (k > 0 && bufs[placed[k - 1]].off > x->off) {
+      placed[k] = placed[k - 1];
+      k--;
+    }
+    placed[k] = b;
+  }
+  return total;
 }
 
 lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bool *mask) {
@@ -170,9 +244,12 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
   lm_ctx *ctx = g->ctx;
   g->planned = false; /* until every shape is inferred again */
   g->threads = ctx->threads > 0 ? ctx->threads : 1;
-  size_t val_bytes = 0, grad_bytes = 0, ws_bytes = 0;
-  for (int i = 0; i < g->n_nodes; i++) {
+  const int N = g->n_nodes;
+  for (int i = 0; i < N; i++) {
     lmg_node *n = &g->nodes[i];
+    n->grad_zero_at = -1;
+    n->fold_with = -1;
+    n->fold_buf = NULL;
     if (mask && !mask[i]) {
       n->size = 0;
       n->needs_grad = false;
@@ -201,13 +278,117 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
         for (int k = 0; k < n->n_in; k++)
           if (g->nodes[n->in[k]].needs_grad) n->needs_grad = true;
     }
-    size_t bytes = align_up((size_t)n->size * 4);
-    if (n->kind == LMG_OP || n->kind == LMG_INPUT) val_bytes += bytes;
-    if (n->needs_grad) grad_bytes += bytes;
     n->ws_bytes = n->kind == LMG_OP && n->op->workspace ? align_up(n->op->workspace(g, n)) : 0;
-    ws_bytes += n->ws_bytes;
   }
-  size_t total = val_bytes + grad_bytes + ws_bytes + LMG_ALIGN;
+
+  /* planner scratch: per node fwd_last, bwd_first, bwd_last, n_cons; buffers */
+  const int max_bufs = 4 * N + 1;
+  size_t need = sizeof(int) * 4 * (size_t)N + (sizeof(pl_buf) + sizeof(int)) * (size_t)max_bufs;
+  if (need > g->pl_tmp_cap) {
+    lm_dealloc(ctx, g->pl_tmp);
+    g->pl_tmp = lm_alloc(ctx, need);
+    g->pl_tmp_cap = g->pl_tmp ? need : 0;
+    if (!g->pl_tmp) return LM_ERR_NOMEM;
+  }
+  pl_buf *bufs = g->pl_tmp;
+  int *placed = (int *)(bufs + max_bufs);
+  int *fwd_last = placed + max_bufs, *bwd_first = fwd_last + N, *bwd_last = bwd_first + N,
+      *n_cons = bwd_last + N;
+  for (int i = 0; i < N; i++) {
+    fwd_last[i] = bwd_first[i] = bwd_last[i] = -1;
+    n_cons[i] = 0;
+  }
+  for (int c = 0; c < N; c++) {
+    const lmg_node *n = &g->nodes[c];
+    if (n->kind != LMG_OP || (mask && !mask[c])) continue;
+    bool bw = runs_backward(n);
+    for (int k = 0; k < n->n_in; k++) {
+      int x = n->in[k];
+      fwd_last[x] = c;
+      n_cons[x]++;
+      if (bw) {
+        bwd_first[x] = c; /* consumers come in id order: the last seen runs first backward */
+        if (bwd_last[x] < 0) bwd_last[x] = c;
+      }
+    }
+  }
+
+  /* fold batchnorm into the convolution before it (inference plans) */
+  g->plan_folds = 0;
+  if (!with_grads && !g->no_fold) {
+    for (int b = 0; b < N; b++) {
+      lmg_node *bn = &g->nodes[b];
+      if (bn->kind != LMG_OP || (mask && !mask[b]) || bn->n_in < 1) continue;
+      int c = bn->in[0];
+      lmg_node *conv = &g->nodes[c];
+      if (conv->kind != LMG_OP || conv->keep || n_cons[c] != 1 || conv->fold_with >= 0 ||
+          !lmo_fold_match(g, conv, bn))
+        continue;
+      conv->fold_with = b;
+      bn->fold_with = c;
+      g->plan_folds++;
+    }
+  }
+
+  const int INF = 2 * N + 2, B0 = N + 1;
+#define BWD_T(i) (2 * N + 1 - (i))
+  int nb = 0;
+  size_t naive = 0, scratch = 0;
+  for (int i = 0; i < N; i++) {
+    lmg_node *n = &g->nodes[i];
+    if (mask && !mask[i]) continue;
+    size_t bytes = align_up((size_t)n->size * 4);
+    if (n->fold_with > i) naive += bytes; /* a folded conv shares its batchnorm's value */
+    else if ((n->kind == LMG_OP || n->kind == LMG_INPUT) && bytes) {
+      pl_buf *v = &bufs[nb++];
+      *v = (pl_buf){.size = bytes, .node = i, .what = 0};
+      v->start = n->kind == LMG_INPUT ? 0 : i + 1;
+      if (n->fold_with >= 0 && n->fold_with < i) v->start = n->fold_with + 1; /* conv writes it */
+      if (n->kind == LMG_INPUT || n->keep || n_cons[i] == 0) {
+        v->end = INF;
+      } else {
+        v->end = fwd_last[i] + 1;
+        if (bwd_last[i] >= 0 && BWD_T(bwd_last[i]) > v->end) v->end = BWD_T(bwd_last[i]);
+        if (runs_backward(n) && BWD_T(i) > v->end) v->end = BWD_T(i);
+      }
+      naive += bytes;
+    }
+    if (n->needs_grad && bytes) {
+      pl_buf *v = &bufs[nb++];
+      *v = (pl_buf){.size = bytes, .node = i, .what = 1, .start = B0, .end = INF};
+      if (n->kind == LMG_OP && !n->want_grad) {
+        if (bwd_first[i] >= 0) {
+          v->start = BWD_T(bwd_first[i]);
+          n->grad_zero_at = bwd_first[i];
+        }
+        v->end = BWD_T(i);
+      }
+      naive += bytes;
+    }
+    if (n->ws_bytes) {
+      naive += n->ws_bytes;
+      if (!with_grads || lmo_ws_scratch(n->op)) {
+        if (n->ws_bytes > scratch) scratch = n->ws_bytes;
+      } else {
+        bufs[nb++] = (pl_buf){.size = n->ws_bytes, .node = i, .what = 2, .start = i + 1,
+                              .end = runs_backward(n) ? BWD_T(i) : i + 1};
+      }
+    }
+    if (n->fold_with > i) {
+      size_t fb = align_up(lmo_fold_floats(g, n) * sizeof(float));
+      bufs[nb++] = (pl_buf){.size = fb, .node = i, .what = 3, .start = i + 1, .end = i + 1};
+    }
+  }
+#undef BWD_T
+  if (scratch) bufs[nb++] = (pl_buf){.size = scratch, .node = -1, .what = 4, .end = INF};
+  if (g->no_reuse) { /* one buffer each, all zeroed at the start of backward (tests) */
+    for (int b = 0; b < nb; b++) bufs[b].start = 0, bufs[b].end = INF;
+    for (int i = 0; i < N; i++) g->nodes[i].grad_zero_at = -1;
+  }
+  qsort(bufs, (size_t)nb, sizeof *bufs, cmp_buf);
+  size_t used = place(bufs, nb, placed);
+
+  size_t total = used + LMG_ALIGN;
   if (total > g->slab_cap) {
     lm_dealloc(ctx, g->slab);
     g->slab = lm_alloc(ctx, total);
@@ -215,33 +396,40 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
     if (!g->slab) return LM_ERR_NOMEM;
   }
   char *base = (char *)(((uintptr_t)g->slab + LMG_ALIGN - 1) & ~(uintptr_t)(LMG_ALIGN - 1));
-  size_t off = 0;
-  for (int i = 0; i < g->n_nodes; i++) {
+  char *scratch_at = NULL;
+  for (int i = 0; i < N; i++) {
     lmg_node *n = &g->nodes[i];
+    n->grad = NULL;
+    n->ws = NULL;
     if (n->kind == LMG_PARAM)
       n->val = n->param->data;
     else if (n->kind == LMG_CONST)
       n->val = n->cval->data;
-    else {
-      n->val = (float *)(base + off);
-      off += align_up((size_t)n->size * 4);
+    else
+      n->val = (float *)base; /* empty values (size 0, masked out) */
+  }
+  for (int b = 0; b < nb; b++) {
+    const pl_buf *x = &bufs[b];
+    char *at = base + x->off;
+    if (x->what == 4) {
+      scratch_at = at;
+      continue;
     }
+    lmg_node *n = &g->nodes[x->node];
+    if (x->what == 0) n->val = (float *)at;
+    else if (x->what == 1) n->grad = (float *)at;
+    else if (x->what == 2) n->ws = at;
+    else n->fold_buf = (float *)at;
   }
-  g->grad_off = (size_t)(base - g->slab) + off;
-  g->grad_bytes = grad_bytes;
-  for (int i = 0; i < g->n_nodes; i++) {
+  for (int i = 0; i < N; i++) {
     lmg_node *n = &g->nodes[i];
-    n->grad = NULL;
-    if (n->needs_grad) {
-      n->grad = (float *)(base + off);
-      off += align_up((size_t)n->size * 4);
-    }
+    if (n->ws_bytes && !n->ws) n->ws = scratch_at;
+    /* Run unfolded (g->training set after planning), the conv writes the
+     * batchnorm's buffer and the batchnorm works in place. */
+    if (n->fold_with > i) n->val = g->nodes[n->fold_with].val;
   }
-  for (int i = 0; i < g->n_nodes; i++) {
-    lmg_node *n = &g->nodes[i];
-    n->ws = n->ws_bytes ? base + off : NULL;
-    off += n->ws_bytes;
-  }
+  g->plan_bytes = used;
+  g->plan_naive_bytes = naive;
   if (g->profile && !g->prof_fwd) {
     g->prof_fwd = lm_alloc(ctx, sizeof(double) * (size_t)g->n_nodes);
     g->prof_bwd = lm_alloc(ctx, sizeof(double) * (size_t)g->n_nodes);
@@ -269,25 +457,40 @@ void lmg_forward(lmg_graph *g, const bool *mask) {
   for (int i = 0; i < g->n_nodes; i++) {
     lmg_node *n = &g->nodes[i];
     if (n->kind != LMG_OP || (mask && !mask[i])) continue;
-    if (g->profile && g->prof_fwd) {
-      double t0 = lmk_now();
+    bool fold = n->fold_with >= 0 && !g->training;
+    if (fold && n->fold_with < i) continue; /* a batchnorm its convolution computed */
+    double t0 = g->profile && g->prof_fwd ? lmk_now() : 0.0;
+    if (fold)
+      lmo_fold_forward(g, n, &g->nodes[n->fold_with]);
+    else
       n->op->forward(g, n);
-      g->prof_fwd[i] += lmk_now() - t0;
-    } else {
-      n->op->forward(g, n);
-    }
+    if (g->profile && g->prof_fwd) g->prof_fwd[i] += lmk_now() - t0;
   }
   if (g->profile) g->prof_steps++;
 }
 
+static void zero_grad(lmg_node *n) { memset(n->grad, 0, sizeof(float) * (size_t)n->size); }
+
 void lmg_backward(lmg_graph *g, int loss, const bool *mask) {
-  if (g->grad_bytes) memset(g->slab + g->grad_off, 0, g->grad_bytes);
   lmg_node *l = &g->nodes[loss];
+  /* Gradient buffers share memory with values and other gradients, so each
+   * is zeroed when it becomes live: at the start, or just before the first
+   * backward that adds into it (the plan's grad_zero_at). Parameters' are
+   * zeroed even when the loss does not depend on them. */
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i].grad && g->nodes[i].grad_zero_at < 0) zero_grad(&g->nodes[i]);
   if (!l->grad) return;
-  for (int64_t k = 0; k < l->size; k++) l->grad[k] = 1.0f;
-  for (int i = loss; i >= 0; i--) {
+  for (int i = g->n_nodes - 1; i >= 0; i--) {
     lmg_node *n = &g->nodes[i];
-    if (n->kind != LMG_OP || !n->grad || !n->op->backward || (mask && !mask[i])) continue;
+    bool bw = runs_backward(n); /* as the plan saw it */
+    if (bw)
+      for (int k = 0; k < n->n_in; k++) {
+        lmg_node *x = &g->nodes[n->in[k]];
+        if (x->grad && x->grad_zero_at == i) zero_grad(x);
+      }
+    if (i == loss)
+      for (int64_t k = 0; k < l->size; k++) l->grad[k] = 1.0f;
+    if (!bw || !n->grad || i > loss || (mask && !mask[i])) continue;
     if (g->profile && g->prof_bwd) {
       double t0 = lmk_now();
       n->op->backward(g, n);
@@ -304,6 +507,8 @@ void lmg_profile_report(lmg_graph *g) {
   for (int i = 0; i < g->n_nodes; i++) total += g->prof_fwd[i] + g->prof_bwd[i];
   lm_log(g->ctx, "lamina profile: %lld steps, %.3f ms per step\n", (long long)g->prof_steps,
          1e3 * total / (double)g->prof_steps);
+  lm_log(g->ctx, "lamina buffers: last plan %.1f MB (%.1f MB without reuse), %d batchnorm(s) folded\n",
+         (double)g->plan_bytes / 1e6, (double)g->plan_naive_bytes / 1e6, g->plan_folds);
   lm_log(g->ctx, "%-5s %-14s %-24s %10s %10s %6s\n", "node", "op", "layer", "fwd us", "bwd us",
          "share");
   for (int i = 0; i < g->n_nodes; i++) {

@@ -4,7 +4,11 @@
  * can only name nodes that already exist. Shapes are symbolic while building
  * (LM_NONE for the batch and other unknown sizes) and concrete after
  * lmg_plan(), which re-runs every op's infer with the real input shapes and
- * lays out the value, gradient and workspace buffers (grow only). */
+ * lays out the value, gradient and workspace buffers in one slab (grow only).
+ * Buffers whose lifetimes do not overlap share memory (see lmg_plan_masked in
+ * graph.c): after lmg_forward only the values of inputs, kept nodes
+ * (lmg_keep) and nodes nothing consumes are sure to be intact, and after
+ * lmg_backward only the gradients of parameters and of want_grad nodes. */
 #ifndef LM_GRAPH_H
 #define LM_GRAPH_H
 
@@ -58,6 +62,11 @@ struct lmg_node {
   int sym_ndim;   /* INPUT: the symbolic shape given at creation */
   int64_t sym_shape[LM_MAX_DIMS];
   const char *label; /* layer that emitted it (profiling, messages) */
+  bool keep;         /* value read after lmg_forward: never reused (lmg_keep) */
+  /* set by the plan: */
+  int grad_zero_at;  /* backward zeroes grad just before this node's backward (-1: at start) */
+  int fold_with;     /* conv <-> batchnorm folded pair in an inference plan (-1: none) */
+  float *fold_buf;   /* conv of a folded pair: derived kernel, then bias */
 };
 
 struct lmg_graph {
@@ -67,14 +76,21 @@ struct lmg_graph {
   int n_nodes, cap_nodes;
   bool training;
   int threads;
-  /* buffer plan */
+  /* buffer plan (liveness based: a value, gradient or workspace shares
+   * memory with others whose lifetimes do not overlap) */
   char *slab;
   size_t slab_cap;
-  size_t grad_off, grad_bytes; /* gradient region inside the slab */
   bool planned;
   int64_t plan_batch; /* the batch of the last plan (-1: none) */
   bool plan_grads;
   const bool *plan_mask;
+  size_t plan_bytes;       /* slab bytes the last plan uses */
+  size_t plan_naive_bytes; /* what one buffer per value/gradient/workspace would take */
+  int plan_folds;          /* batchnorms folded into their convolution */
+  bool no_fold;            /* never fold (tests; LAMINA_FOLD=0) */
+  bool no_reuse;           /* one buffer per value/gradient/workspace (tests) */
+  void *pl_tmp;            /* planner scratch (grow only) */
+  size_t pl_tmp_cap;
   const char *label; /* current label for new nodes */
   /* Bad data met by a forward (an index outside an embedding table): the
    * first op that meets it sets fwd_err, the message (lm_fail) and the batch
@@ -105,6 +121,10 @@ int lmg_scalar(lmg_graph *g, float v);
  * Node fields set by the builder (iarg, farg, ...) come through init. */
 int lmg_op(lmg_graph *g, const lm_op *op, int n_in, const int *in, const lmg_node *init);
 
+/* The value of node id is read after lmg_forward: its buffer is never
+ * reused for another node. Nodes no op consumes are kept anyway. */
+void lmg_keep(lmg_graph *g, int id);
+
 /* Concrete input shape for the next plan (INPUT nodes only). */
 lm_status lmg_set_input_shape(lmg_graph *g, int id, int ndim, const int64_t *shape);
 /* Re-infer shapes and lay out buffers. Inputs not set get their symbolic
@@ -113,6 +133,20 @@ lm_status lmg_set_input_shape(lmg_graph *g, int id, int ndim, const int64_t *sha
 lm_status lmg_plan(lmg_graph *g, int64_t batch, bool with_grads);
 /* The same over the nodes in mask only (others get no buffers). */
 lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bool *mask);
+
+/* Ops whose workspace is pure scratch (forward and backward each start
+ * afresh): they all share one region sized to the largest. In plans without
+ * gradients every workspace is scratch. Provided by src/ops/fold.c. */
+bool lmo_ws_scratch(const lm_op *op);
+
+/* Plans without gradients fold a batchnorm (inference, last axis) into the
+ * convolution before it when the batchnorm is the convolution's only
+ * consumer: the convolution then runs with a derived kernel and bias
+ * (recomputed from the current weights on every forward) and writes the
+ * batchnorm's value. Provided by src/ops/fold.c. */
+bool lmo_fold_match(const lmg_graph *g, const lmg_node *conv, const lmg_node *bn);
+size_t lmo_fold_floats(const lmg_graph *g, const lmg_node *conv);
+void lmo_fold_forward(lmg_graph *g, lmg_node *conv, lmg_node *bn);
 
 /* Run forward over the nodes needed for targets (mask computed by lmg_mark). */
 void lmg_mark(const lmg_graph *g, int n_targets, const int *targets, bool *mask);

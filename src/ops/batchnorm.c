@@ -87,8 +87,20 @@ static void bn_forward(lmg_graph *g, lmg_node *n) {
       inv[k] = 1.0f / sqrtf(mv[k] + eps);
     }
   }
-  lmk_bn_apply(outer, c, inner, x->val, mean, inv, bn_param(g, n, 0, NULL),
-               bn_param(g, n, 1, NULL), n->val, g->threads);
+  const float *gamma = bn_param(g, n, 0, NULL), *beta = bn_param(g, n, 1, NULL);
+  if (x->val != n->val) {
+    lmk_bn_apply(outer, c, inner, x->val, mean, inv, gamma, beta, n->val, g->threads);
+    return;
+  }
+  /* in place: a batchnorm folded into its conv by an inference plan, run
+   * unfolded because g->training was set after planning (src/ops/fold.c) */
+  float *y = n->val;
+  for (int64_t o = 0; o < outer; o++)
+    for (int k = 0; k < c; k++) {
+      float sc = inv[k] * (gamma ? gamma[k] : 1.0f), sh = (beta ? beta[k] : 0.0f) - mean[k] * sc;
+      float *p = y + (o * c + k) * inner;
+      for (int64_t i = 0; i < inner; i++) p[i] = p[i] * sc + sh;
+    }
 }
 
 static void bn_backward(lmg_graph *g, lmg_node *n) {

@@ -76,11 +76,15 @@ static size_t conv2d_workspace(const lmg_graph *g, const lmg_node *n) {
   return (size_t)lmk_conv2d_scratch(&p) * sizeof(float);
 }
 
-static void conv2d_forward(lmg_graph *g, lmg_node *n) {
+void lmo_conv2d_run(lmg_graph *g, lmg_node *n, const float *w, const float *b, float *y) {
   lmk_conv_geom p;
   conv2d_geom(g, n, &p);
+  lmk_conv2d_fwd(&p, lmg_in(g, n, 0)->val, w, b, y, n->ws, g->threads);
+}
+
+static void conv2d_forward(lmg_graph *g, lmg_node *n) {
   const float *b = n->n_in == 3 ? lmg_in(g, n, 2)->val : NULL;
-  lmk_conv2d_fwd(&p, lmg_in(g, n, 0)->val, lmg_in(g, n, 1)->val, b, n->val, n->ws, g->threads);
+  lmo_conv2d_run(g, n, lmg_in(g, n, 1)->val, b, n->val);
 }
 
 static void conv2d_backward(lmg_graph *g, lmg_node *n) {

@@ -87,10 +87,14 @@ static size_t dw_workspace(const lmg_graph *g, const lmg_node *n) {
   return lmk_depthwise_scratch(&q);
 }
 
-static void dw_forward(lmg_graph *g, lmg_node *n) {
+void lmo_depthwise_run(lmg_graph *g, lmg_node *n, const float *k, const float *b, float *y) {
   lmk_dw_geom q = dw_geom(g, n);
+  lmk_depthwise_fwd(&q, lmg_in(g, n, 0)->val, k, b, y, g->threads);
+}
+
+static void dw_forward(lmg_graph *g, lmg_node *n) {
   const float *b = n->n_in == 3 ? lmg_in(g, n, 2)->val : NULL;
-  lmk_depthwise_fwd(&q, lmg_in(g, n, 0)->val, lmg_in(g, n, 1)->val, b, n->val, g->threads);
+  lmo_depthwise_run(g, n, lmg_in(g, n, 1)->val, b, n->val);
 }
 
 static void dw_backward(lmg_graph *g, lmg_node *n) {

@@ -12,6 +12,8 @@
  * -> (N, H', W', C*dm), output channel c*dm + m. same: TF 'same' padding
  * (extra pixel at the bottom/right), else 'valid'. b = -1 for none. */
 int lmo_depthwise(lmg_graph *g, int x, int k, int b, int sh, int sw, int dh, int dw, bool same);
+/* The forward of depthwise node n with kernel k and bias b (NULL: none) into y. */
+void lmo_depthwise_run(lmg_graph *g, lmg_node *n, const float *k, const float *b, float *y);
 /* 1x1 stride-1 convolution on the last axis: x (..., K) . w (1, ..., 1, K, N)
  * [+ b (N)] -> (..., N); one gemm, no im2col. */
 int lmo_pointwise(lmg_graph *g, int x, int w, int b);

@@ -192,6 +192,12 @@ static lm_status build_graph(lm_model *m, lmt_train *t) {
   if (total < 0)
     return lm_fail(ctx, LM_ERR_ARG, "The model cannot be compiled because it has no loss to optimize.");
   t->total_loss = total;
+  /* read after forward (logs, metrics, predict): their buffers are not reused */
+  lmg_keep(g, total);
+  for (int i = 0; i < m->n_outputs; i++) {
+    lmg_keep(g, t->out_nodes[i]);
+    lmg_keep(g, t->loss_nodes[i]);
+  }
   return LM_OK;
 }
 

@@ -1,0 +1,63 @@
+/* What the buffer planner (src/graph/graph.c) knows about particular ops:
+ * which workspaces are pure scratch, and batch normalisation folded into
+ * the convolution before it (inference).
+ *
+ * With s = gamma / sqrt(moving_variance + epsilon) per output channel,
+ * batchnorm(conv(x, W) + b) = conv(x, W * s) + (b - moving_mean) * s + beta.
+ * The plan (src/graph/graph.c) pairs a conv2d or depthwise node with a
+ * batchnorm over the last axis that is its only consumer; lmg_forward then
+ * runs the convolution once with the derived kernel and bias, written into
+ * the batchnorm's value, and skips the batchnorm. The user's weights are
+ * never changed: the derived copy lives in the plan's slab (conv->fold_buf)
+ * and is recomputed from the current weights on every forward, which costs
+ * one pass over the kernel (a conv reads it batch * rows * cols times). */
+#include <math.h>
+
+#include "ops/conv_ops.h"
+#include "ops/spatial.h"
+
+bool lmo_ws_scratch(const lm_op *op) {
+  return op == &lmo_op_conv2d || op == &lmo_op_depthwise || op == &lmo_op_conv2d_transpose;
+}
+
+static bool fixed_value(const lmg_node *n) {
+  return (n->kind == LMG_PARAM || n->kind == LMG_CONST) && n->dtype == LM_FLOAT32;
+}
+
+bool lmo_fold_match(const lmg_graph *g, const lmg_node *conv, const lmg_node *bn) {
+  if (bn->op != &lmo_op_batchnorm || conv->kind != LMG_OP) return false;
+  if (conv->op != &lmo_op_conv2d && conv->op != &lmo_op_depthwise) return false;
+  if (conv->ndim != 4 || bn->iarg[0] != conv->ndim - 1) return false;
+  for (int k = 1; k < conv->n_in; k++)
+    if (!fixed_value(&g->nodes[conv->in[k]])) return false;
+  for (int k = 1; k < bn->n_in; k++)
+    if (!fixed_value(&g->nodes[bn->in[k]])) return false;
+  const lmg_node *w = &g->nodes[conv->in[1]];
+  int64_t oc = conv->shape[3];
+  return oc > 0 && w->size % oc == 0;
+}
+
+size_t lmo_fold_floats(const lmg_graph *g, const lmg_node *conv) {
+  return (size_t)(g->nodes[conv->in[1]].size + conv->shape[3]);
+}
+
+void lmo_fold_forward(lmg_graph *g, lmg_node *conv, lmg_node *bn) {
+  const lmg_node *wn = lmg_in(g, conv, 1);
+  const float *w = wn->val, *b = conv->n_in == 3 ? lmg_in(g, conv, 2)->val : NULL;
+  const float *mm = lmg_in(g, bn, 1)->val, *mv = lmg_in(g, bn, 2)->val;
+  const float *gamma = bn->iarg[1] ? lmg_in(g, bn, 3)->val : NULL;
+  const float *beta = bn->iarg[2] ? lmg_in(g, bn, 3 + (bn->iarg[1] ? 1 : 0))->val : NULL;
+  const float eps = bn->farg[1];
+  const int64_t oc = conv->shape[3], rows = wn->size / oc;
+  float *w2 = conv->fold_buf, *b2 = w2 + wn->size;
+  for (int64_t o = 0; o < oc; o++) /* b2 holds s first */
+    b2[o] = (1.0f / sqrtf(mv[o] + eps)) * (gamma ? gamma[o] : 1.0f);
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t o = 0; o < oc; o++) w2[r * oc + o] = w[r * oc + o] * b2[o];
+  for (int64_t o = 0; o < oc; o++)
+    b2[o] = ((b ? b[o] : 0.0f) - mm[o]) * b2[o] + (beta ? beta[o] : 0.0f);
+  if (conv->op == &lmo_op_conv2d)
+    lmo_conv2d_run(g, conv, w2, b2, bn->val);
+  else
+    lmo_depthwise_run(g, conv, w2, b2, bn->val);
+}
