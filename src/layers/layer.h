@@ -108,6 +108,7 @@ extern const lml_class lml_depthwise_conv2d_class, lml_separable_conv2d_class,
 extern const lml_class lml_embedding_class, lml_lstm_class, lml_conv1d_class,
     lml_max_pooling1d_class, lml_average_pooling1d_class, lml_global_max_pooling1d_class,
     lml_global_average_pooling1d_class, lml_simple_rnn_class;
+extern const lml_class lml_gru_class, lml_bidirectional_class, lml_time_distributed_class;
 bool lml_embedding_mask_zero(const lm_layer *l);
 /* The ids node behind x when x comes straight from an Embedding with
  * mask_zero (the recurrent layers' mask), else -1. */
