@@ -284,12 +284,59 @@ static void test_fit_bidirectional(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* Fail the n-th allocation while building, compiling and fitting a model with
+ * every new layer, for every n: an error is reported, nothing leaks. */
+static int build_fit_wrappers(lm_ctx *ctx) {
+  lm_sym *in = lm_input(ctx, 1, (int64_t[]){5}, LM_INT32, NULL);
+  lm_sym *e = lm_layer_call(lm_layer_embedding(ctx, 7, 3, &(lm_embedding_opts){.mask_zero = true}), in);
+  lm_rnn_opts seq = {.return_sequences = true};
+  lm_sym *h = lm_layer_call(lm_layer_bidirectional(ctx, lm_layer_gru(ctx, 2, &seq), "sum", NULL), e);
+  h = lm_layer_call(lm_layer_time_distributed(ctx, lm_layer_dense(ctx, 2, NULL), NULL), h);
+  lm_sym *out = lm_layer_call(lm_layer_gru(ctx, 1, &(lm_rnn_opts){.no_reset_after = true}), h);
+  lm_model *m = lm_model_new(ctx, 1, &in, 1, &out, NULL);
+  if (!m) return 0;
+  const char *loss = "mse";
+  lm_compile_opts co = {.n_losses = 1, .losses = &loss};
+  if (lm_model_compile(m, &co)) return 0;
+  lm_tensor *x = lm_tensor_new(ctx, LM_INT32, 2, (int64_t[]){4, 5});
+  lm_tensor *y = lm_tensor_new(ctx, LM_FLOAT32, 2, (int64_t[]){4, 1});
+  if (!x || !y) return 0;
+  for (int i = 0; i < 20; i++) lm_tensor_i32(x)[i] = i % 7;
+  lm_data dx = {1, &x, NULL}, dy = {1, &y, NULL};
+  lm_fit_opts fo = LM_FIT_DEFAULTS;
+  fo.verbose = 0;
+  fo.batch_size = 2;
+  return lm_model_fit(m, &dx, &dy, &fo) != NULL;
+}
+
+static void test_alloc_sweep(void **state) {
+  (void)state;
+  long n;
+  int ok = 0;
+  for (n = 0; n < 100000 && !ok; n++) {
+    tu_failalloc fa = {.countdown = n};
+    lm_ctx *ctx = lm_ctx_new(tu_failalloc_fn, &fa);
+    if (!ctx) continue;
+    lm_ctx_set_log(ctx, NULL, NULL);
+    ok = build_fit_wrappers(ctx);
+    if (!ok) {
+      if (lm_errcode(ctx) != LM_ERR_NOMEM) fail_msg("n=%ld: %s", n, lm_errmsg(ctx));
+      assert_int_equal(fa.failed, 1);
+    }
+    lm_ctx_free(ctx);
+    assert_int_equal(fa.live, 0);
+  }
+  assert_true(ok);
+  assert_true(n > 100);
+  print_message("allocation sweep: %ld failure points checked\n", n - 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_summary_golden),  cmocka_unit_test(test_script_summary),
       cmocka_unit_test(test_script_errors),   cmocka_unit_test(test_names_and_counts),
       cmocka_unit_test(test_errors),          cmocka_unit_test(test_save_load),
-      cmocka_unit_test(test_fit_bidirectional),
+      cmocka_unit_test(test_fit_bidirectional), cmocka_unit_test(test_alloc_sweep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
