@@ -192,6 +192,7 @@ AVX2_FN static void kernel_avx2(int kc, const float *pa, const float *pb, float 
     row_store(C + 3 * ldc, c3a, c3b, va, vb, z);
     row_store(C + 4 * ldc, c4a, c4b, va, vb, z);
     row_store(C + 5 * ldc, c5a, c5b, va, vb, z);
+    _mm256_zeroupper(); /* as below; unoptimised builds emit none here either */
     return;
   }
   _Alignas(ALIGN) float t[MR * NR];
