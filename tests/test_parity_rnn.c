@@ -2,7 +2,8 @@
  * (tests/fixtures/torch_rnn/, written by tests/fixtures/gen_torch_rnn_fixtures.py): the gru
  * op (reset_after both ways, hard_sigmoid and sigmoid, return_sequences, go_backwards,
  * masks) and the layers Bidirectional(LSTM / GRU) with every merge mode, masked by an
- * Embedding(mask_zero), and TimeDistributed(Dense); forward and every gradient of
+ * Embedding(mask_zero) and passing that mask on to an LSTM, and TimeDistributed(Dense);
+ * forward and every gradient of
  * sum(y * dy). */
 #include <math.h>
 #include <string.h>
@@ -79,7 +80,8 @@ static const gru_case gru_cases[] = {
 
 typedef struct layer_case {
   const char *name;
-  int kind; /* 0 Bidirectional(LSTM), 1 Bidirectional(GRU), 2 Embedding -> Bidi(GRU), 3 TD(Dense) */
+  int kind; /* 0 Bidirectional(LSTM), 1 Bidirectional(GRU), 2 Embedding -> Bidi(GRU), 3 TD(Dense),
+              4 Embedding -> Bidi(GRU) -> LSTM */
   int units;
   bool seq;
   const char *merge;
@@ -100,9 +102,16 @@ static int make_layers(lm_ctx *ctx, const layer_case *c, lm_layer **ls) {
     ls[1] = lm_layer_bidirectional(ctx, lm_layer_gru(ctx, c->units, &h), c->merge, NULL);
     return 2;
   }
-  default:
+  case 3:
     ls[0] = lm_layer_time_distributed(ctx, lm_layer_dense(ctx, c->units, NULL), NULL);
     return 1;
+  default: { /* the LSTM gets the mask through the Bidirectional */
+    lm_rnn_opts h = {.return_sequences = true};
+    ls[0] = lm_layer_embedding(ctx, 6, 3, &(lm_embedding_opts){.mask_zero = true});
+    ls[1] = lm_layer_bidirectional(ctx, lm_layer_gru(ctx, c->units, &h), NULL, NULL);
+    ls[2] = lm_layer_lstm(ctx, 3, NULL);
+    return 3;
+  }
   }
 }
 
@@ -118,7 +127,7 @@ static void run_layer(void **state) {
   lm_ctx *ctx = tu_ctx();
   lm_tensor *x = fx(ctx, c->name, "x", false), *dy = fx(ctx, c->name, "dy", false);
   lm_dtype dt = lm_tensor_dtype(x);
-  lm_layer *ls[2];
+  lm_layer *ls[3];
   int nl = make_layers(ctx, c, ls);
   lm_sym *s = lm_input(ctx, lm_tensor_ndim(x) - 1, lm_tensor_shape(x) + 1, dt, NULL);
   for (int i = 0; i < nl; i++) s = lm_layer_call(ls[i], s);
@@ -168,6 +177,7 @@ static const layer_case layer_cases[] = {
     {"bidi_gru_last_mul", 1, 3, false, "mul"},
     {"bidi_gru_mask_seq", 2, 2, true, NULL},
     {"td_dense", 3, 3, false, NULL},
+    {"stack_mask_bidi_lstm", 4, 2, true, NULL},
 };
 
 int main(void) {
