@@ -196,6 +196,31 @@ static void test_errors(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* Calling a wrapped layer directly works (its own weights, as Keras' original layer). */
+static void test_wrapped_layer_called_directly(void **state) {
+  (void)state;
+  lm_ctx *ctx = tu_ctx();
+  lm_sym *x = lm_input(ctx, 2, (int64_t[]){4, 3}, LM_FLOAT32, NULL);
+  lm_layer *gru = lm_layer_gru(ctx, 2, NULL), *dense = lm_layer_dense(ctx, 2, NULL);
+  lm_layer *bi = lm_layer_bidirectional(ctx, gru, NULL, NULL);
+  lm_layer *td = lm_layer_time_distributed(ctx, dense, NULL);
+  lm_sym *a = lm_layer_call(bi, x), *b = lm_layer_call(td, x);
+  assert_non_null(a);
+  assert_non_null(b);
+  lm_sym *c = lm_layer_call(gru, x), *d = lm_layer_call(dense, x);
+  assert_non_null(c);
+  assert_non_null(d);
+  assert_int_equal(lm_layer_n_weights(gru), 3);
+  assert_string_equal(lm_layer_weight_name(gru, 0), "forward_gru_1/kernel:0");
+  assert_int_equal(lm_layer_n_weights(bi), 6);
+  assert_true(lm_layer_weight(gru, 0) != lm_layer_weight(bi, 0));
+  lm_sym *outs[4] = {a, b, c, d};
+  lm_model *m = lm_model_new(ctx, 1, &x, 4, outs, NULL);
+  assert_non_null(m);
+  assert_int_equal(lm_model_count_params(m, 0), 2 * 3 * (2 * 5 + 4) + 8 + 3 * (2 * 5 + 4) + 8);
+  lm_ctx_free(ctx);
+}
+
 static lm_tensor *ids_tensor(lm_ctx *ctx, int n, int t, int vocab, uint64_t seed) {
   lm_tensor *ids = lm_tensor_new(ctx, LM_INT32, 2, (int64_t[]){n, t});
   int32_t *p = lm_tensor_i32(ids);
@@ -335,7 +360,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_summary_golden),  cmocka_unit_test(test_script_summary),
       cmocka_unit_test(test_script_errors),   cmocka_unit_test(test_names_and_counts),
-      cmocka_unit_test(test_errors),          cmocka_unit_test(test_save_load),
+      cmocka_unit_test(test_errors),          cmocka_unit_test(test_wrapped_layer_called_directly),
+      cmocka_unit_test(test_save_load),
       cmocka_unit_test(test_fit_bidirectional), cmocka_unit_test(test_alloc_sweep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

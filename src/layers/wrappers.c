@@ -5,8 +5,8 @@
  * ("bidirectional_1/forward_lstm_1/kernel:0", "time_distributed_1/kernel:0"),
  * so summary, parameter counts, save/load and the optimizer see one layer.
  * For out_shape and emit the inner layer borrows its slice of that list
- * (lend/take_back); it never owns it. Inner layers are never called through
- * lml_call, so they appear in no model and keep no calls. */
+ * (lend/take_back); it never owns it. The wrapper never calls an inner layer
+ * through lml_call, so it appears in no model through the wrapper. */
 #include <string.h>
 
 #include "layers/layer.h"
@@ -24,16 +24,28 @@ typedef struct wrap_cfg {
 
 /* ---- lending weights ---- */
 
-static void lend(lm_layer *w, lm_layer *in, int first, int n) {
+/* What the inner layer had before a loan: nothing, unless the user called it directly
+ * after wrapping it (then it built weights of its own, as Keras' original layer would). */
+typedef struct own_weights {
+  lml_weight *w;
+  int n, cap;
+  bool trainable;
+} own_weights;
+
+static own_weights lend(lm_layer *w, lm_layer *in, int first, int n) {
+  own_weights o = {in->weights, in->n_weights, in->cap_weights, in->trainable};
   in->weights = w->weights + first;
   in->n_weights = n;
   in->cap_weights = n;
   in->trainable = w->trainable;
+  return o;
 }
 
-static void take_back(lm_layer *in) {
-  in->weights = NULL;
-  in->n_weights = in->cap_weights = 0;
+static void take_back(lm_layer *in, own_weights o) {
+  in->weights = o.w;
+  in->n_weights = o.n;
+  in->cap_weights = o.cap;
+  in->trainable = o.trainable;
 }
 
 /* Build inner on shape s, then move its weights to w's list, named
@@ -60,7 +72,9 @@ static lm_status build_and_adopt(lm_layer *w, lm_layer *in, const lm_shape *s, b
     in->weights[i].t = NULL;
   }
   lm_dealloc(ctx, in->weights);
-  take_back(in);
+  in->weights = NULL;
+  in->n_weights = in->cap_weights = 0;
+  in->built = false; /* a direct call later builds its own weights, never these */
   return LM_OK;
 }
 
@@ -122,9 +136,9 @@ static lm_status bidi_build(lm_layer *l, int n_in, const lm_shape *in) {
 
 static lm_status bidi_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out) {
   wrap_cfg *c = l->cfg;
-  lend(l, c->fwd, 0, c->n_fwd);
+  own_weights o = lend(l, c->fwd, 0, c->n_fwd);
   lm_status st = c->fwd->cls->out_shape(c->fwd, n_in, in, out);
-  take_back(c->fwd);
+  take_back(c->fwd, o);
   if (!st && c->merge == MERGE_CONCAT) out->d[out->ndim - 1] *= 2;
   return st;
 }
@@ -132,13 +146,13 @@ static lm_status bidi_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_sh
 static lm_status bidi_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {
   wrap_cfg *c = l->cfg;
   int y = -1, yb = -1;
-  lend(l, c->fwd, 0, c->n_fwd);
+  own_weights o = lend(l, c->fwd, 0, c->n_fwd);
   lm_status st = c->fwd->cls->emit(c->fwd, g, n_in, in, &y);
-  take_back(c->fwd);
+  take_back(c->fwd, o);
   if (st) return st;
-  lend(l, c->bwd, c->n_fwd, l->n_weights - c->n_fwd);
+  o = lend(l, c->bwd, c->n_fwd, l->n_weights - c->n_fwd);
   st = c->bwd->cls->emit(c->bwd, g, n_in, in, &yb);
-  take_back(c->bwd);
+  take_back(c->bwd, o);
   if (st) return st;
   if (lmg_at(g, yb)->ndim == 3) yb = lmo_reverse_time(g, yb); /* return_sequences */
   const lmg_node *yn = lmg_at(g, y);
@@ -283,9 +297,9 @@ static lm_status td_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shap
   wrap_cfg *c = l->cfg;
   lm_shape child, co;
   if (td_check(l, &in[0], &child)) return l->ctx->err;
-  lend(l, c->fwd, 0, c->n_fwd);
+  own_weights o = lend(l, c->fwd, 0, c->n_fwd);
   lm_status st = c->fwd->cls->out_shape(c->fwd, 1, &child, &co);
-  take_back(c->fwd);
+  take_back(c->fwd, o);
   if (st) return st;
   if (co.ndim + 1 > LM_MAX_DIMS || co.ndim < 1)
     return lm_fail(l->ctx, LM_ERR_SHAPE, "TimeDistributed %s: output of rank %d is too large",
@@ -303,9 +317,9 @@ static lm_status td_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int
   wrap_cfg *c = l->cfg;
   int folded = lmo_fold_time(g, in[0]), y = -1;
   if (folded < 0) return g->ctx->err;
-  lend(l, c->fwd, 0, c->n_fwd);
+  own_weights o = lend(l, c->fwd, 0, c->n_fwd);
   lm_status st = c->fwd->cls->emit(c->fwd, g, 1, &folded, &y);
-  take_back(c->fwd);
+  take_back(c->fwd, o);
   if (st) return st;
   *out = lmo_unfold_time(g, y, in[0]);
   return *out < 0 ? g->ctx->err : LM_OK;
