@@ -272,8 +272,10 @@ lm_layer *lm_layer_conv2d_transpose(lm_ctx *ctx, int filters, int kh, int kw,
  *   LSTM: kernel (d, 4u), recurrent_kernel (u, 4u) "orthogonal", bias (4u),
  *     gate blocks i, f, c, o; recurrent_activation "hard_sigmoid";
  *     unit_forget_bias sets the f block of the bias to 1.
- * mask_zero: a recurrent layer fed directly by an Embedding(mask_zero=True)
- * skips the steps whose id is 0 (keeps its state, repeats its last output). */
+ * mask_zero: a recurrent layer fed by an Embedding(mask_zero=True) skips the
+ * steps whose id is 0 (keeps its state, repeats its last output); the mask
+ * passes on through recurrent layers with return_sequences, Bidirectional,
+ * TimeDistributed, Dropout and last-axis merges, as in Keras. */
 typedef struct lm_embedding_opts {
   const char *embeddings_initializer; /* NULL = "uniform" */
   bool mask_zero;
