@@ -272,8 +272,10 @@ lm_layer *lm_layer_conv2d_transpose(lm_ctx *ctx, int filters, int kh, int kw,
  *   LSTM: kernel (d, 4u), recurrent_kernel (u, 4u) "orthogonal", bias (4u),
  *     gate blocks i, f, c, o; recurrent_activation "hard_sigmoid";
  *     unit_forget_bias sets the f block of the bias to 1.
- * mask_zero: a recurrent layer fed directly by an Embedding(mask_zero=True)
- * skips the steps whose id is 0 (keeps its state, repeats its last output). */
+ * mask_zero: a recurrent layer fed by an Embedding(mask_zero=True) skips the
+ * steps whose id is 0 (keeps its state, repeats its last output); the mask
+ * passes on through recurrent layers with return_sequences, Bidirectional,
+ * TimeDistributed, Dropout and last-axis merges, as in Keras. */
 typedef struct lm_embedding_opts {
   const char *embeddings_initializer; /* NULL = "uniform" */
   bool mask_zero;
@@ -288,6 +290,7 @@ typedef struct lm_rnn_opts {
   const char *recurrent_activation; /* NULL = "hard_sigmoid" (LSTM) */
   bool no_bias;                     /* use_bias=False */
   bool no_unit_forget_bias;         /* unit_forget_bias=False (LSTM) */
+  bool no_reset_after;              /* reset_after=False (GRU; default True as tf.keras) */
   bool return_sequences;
   bool return_state; /* not supported yet: must be false */
   bool go_backwards;
@@ -301,6 +304,24 @@ lm_layer *lm_layer_lstm(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
 /* SimpleRNN: kernel (d, u), recurrent_kernel (u, u) "orthogonal", bias (u);
  * recurrent_activation and unit_forget_bias are ignored. */
 lm_layer *lm_layer_simple_rnn(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
+/* GRU [src/layers/gru.c]: kernel (d, 3u), recurrent_kernel (u, 3u) "orthogonal", gate
+ * blocks z, r, h; recurrent_activation "hard_sigmoid" (as LSTM, Keras 2.2.4);
+ * reset_after=True (tf.keras' default, PyTorch's GRU): bias (2, 3u), input row then
+ * recurrent row, params 3*(u*(d+u) + 2u); reset_after=False (Keras 2.2.4): bias (3u),
+ * params 3*(u*(d+u) + u). unit_forget_bias is ignored. */
+lm_layer *lm_layer_gru(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
+/* Recurrent wrappers [src/layers/wrappers.c]. Both take over `layer`, which must
+ * not have been called yet (its weights appear under the wrapper's name).
+ *   Bidirectional(layer, merge_mode): layer an LSTM, GRU or SimpleRNN; runs it
+ *     forwards ("forward_<name>") and a copy with go_backwards flipped
+ *     ("backward_<name>"; its sequence output is put back in time order) and
+ *     merges them: merge_mode NULL or "concat", "sum", "mul", "ave". Weights
+ *     "bidirectional_1/forward_lstm_1/kernel:0", ... forward first.
+ *   TimeDistributed(layer): applies layer to every step of (N, T, ...), the
+ *     same weights for all steps ("time_distributed_1/kernel:0"). */
+lm_layer *lm_layer_bidirectional(lm_ctx *ctx, lm_layer *layer, const char *merge_mode,
+                                 const char *name);
+lm_layer *lm_layer_time_distributed(lm_ctx *ctx, lm_layer *layer, const char *name);
 
 /* Conv1D: kernel (kernel_size, channels, filters), bias (filters); padding
  * "valid", "same" (extra step on the right) or "causal" (all on the left).

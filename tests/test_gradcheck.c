@@ -381,6 +381,70 @@ static int b_simple_rnn_layer(lmg_graph *g, const int *in, const gc_case *c) {
   return out;
 }
 
+/* [issue 5: src/ops/gru.c, time_axis.c, src/layers/gru.c, wrappers.c]
+ * gru kind: 0 last output, hard_sigmoid, reset_after, bias (2, 3U); 1
+ * sequences, go_backwards, sigmoid, reset_after=False, bias (3U); 2 masked by
+ * in[3], sequences, reset_after, no bias; 3 masked, go_backwards, last output,
+ * reset_after=False, no bias. */
+static int b_gru(lmg_graph *g, const int *in, const gc_case *c) {
+  bool masked = c->kind >= 2;
+  lmo_rnn_args a = {c->kind == 1 || c->kind == 2, c->kind == 1 || c->kind == 3, LMO_TANH,
+                    c->kind == 1 ? LMO_SIGMOID : LMO_HARD_SIGMOID};
+  return lmo_gru(g, in[0], in[1], in[2], masked ? -1 : in[3], masked ? in[3] : -1, &a,
+                 c->kind == 0 || c->kind == 2);
+}
+/* time axis kind: 0 reverse_time; 1 fold_time; 2 unfold_time(2 fold_time(x), x). */
+static int b_time_axis(lmg_graph *g, const int *in, const gc_case *c) {
+  if (c->kind == 0) return lmo_reverse_time(g, in[0]);
+  int f = lmo_fold_time(g, in[0]);
+  return c->kind == 1 ? f : lmo_unfold_time(g, lmo_affine(g, f, 2.0f, 0.0f), in[0]);
+}
+/* kind 0 GRU(3); 1 GRU(2, return_sequences, go_backwards, sigmoid,
+ * reset_after=False); 2 Embedding(4, 3, mask_zero) -> GRU(2, return_sequences);
+ * 3 Bidirectional(LSTM(2, return_sequences)); 4 Bidirectional(GRU(2), sum);
+ * 5 Embedding(4, 3, mask_zero) -> Bidirectional(SimpleRNN(2, return_sequences),
+ * ave); 6 Bidirectional(LSTM(2), mul); 7 TimeDistributed(Dense(3, tanh));
+ * 8 TimeDistributed(Conv1D(2, 2)) on (N, T, L, C). */
+static int b_rnn_wrap_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, x->dtype, NULL);
+  lm_layer *l1 = NULL, *l2 = NULL;
+  lm_rnn_opts seq = {.return_sequences = true};
+  switch (c->kind) {
+  case 0: l1 = lm_layer_gru(ctx, 3, NULL); break;
+  case 1:
+    l1 = lm_layer_gru(ctx, 2, &(lm_rnn_opts){.return_sequences = true, .go_backwards = true,
+                                             .recurrent_activation = "sigmoid",
+                                             .no_reset_after = true});
+    break;
+  case 2:
+    l1 = lm_layer_embedding(ctx, 4, 3, &(lm_embedding_opts){.mask_zero = true});
+    l2 = lm_layer_gru(ctx, 2, &seq);
+    break;
+  case 3: l1 = lm_layer_bidirectional(ctx, lm_layer_lstm(ctx, 2, &seq), NULL, NULL); break;
+  case 4: l1 = lm_layer_bidirectional(ctx, lm_layer_gru(ctx, 2, NULL), "sum", NULL); break;
+  case 5:
+    l1 = lm_layer_embedding(ctx, 4, 3, &(lm_embedding_opts){.mask_zero = true});
+    l2 = lm_layer_bidirectional(ctx, lm_layer_simple_rnn(ctx, 2, &seq), "ave", NULL);
+    break;
+  case 6: l1 = lm_layer_bidirectional(ctx, lm_layer_lstm(ctx, 2, NULL), "mul", NULL); break;
+  case 7:
+    l1 = lm_layer_time_distributed(
+        ctx, lm_layer_dense(ctx, 3, &(lm_dense_opts){.activation = "tanh"}), NULL);
+    break;
+  default: l1 = lm_layer_time_distributed(ctx, lm_layer_conv1d(ctx, 2, 2, NULL), NULL);
+  }
+  lm_sym *s1 = lm_layer_call(l1, s);
+  int out = -1;
+  if (!s1 || l1->cls->emit(l1, g, 1, in, &out) != LM_OK) return -1;
+  if (l2) {
+    int mid = out;
+    if (!lm_layer_call(l2, s1) || l2->cls->emit(l2, g, 1, &mid, &out) != LM_OK) return -1;
+  }
+  return out;
+}
+
 /* conv1d kind: 0 valid, 1 same + stride 2, 2 causal + dilation 2 (iarg:
  * stride, dilation, pad); bias when a third leaf is given. pool1d kind 0 max,
  * 1 avg (iarg: pool, stride, pad). */
@@ -624,6 +688,39 @@ static const gc_case cases[] = {
             INDEX(LM_INT32, 2, 3, 4)}},
     {"layer/simple_rnn sequences", NULL, b_simple_rnn_layer, .n_in = 1,
      .in = {IN(-1, 1, 2, 3, 4)}},
+    {"gru/last output, hard_sigmoid, reset_after", "gru", b_gru, .kind = 0, .n_in = 4,
+     .in = {IN(-1, 1, 2, 3, 4), PAR(-0.5, 0.5, 4, 9), PAR(-0.5, 0.5, 3, 9),
+            PAR(-0.5, 0.5, 2, 9)}},
+    {"gru/sequences, go_backwards, sigmoid, reset before", "gru", b_gru, .kind = 1, .n_in = 4,
+     .in = {IN(-1, 1, 2, 4, 3), PAR(-0.5, 0.5, 3, 6), PAR(-0.5, 0.5, 2, 6), PAR(-0.5, 0.5, 6)}},
+    {"gru/masked sequences, reset_after, no bias", "gru", b_gru, .kind = 2, .n_in = 4,
+     .in = {IN(-1, 1, 3, 4, 3), PAR(-0.5, 0.5, 3, 6), PAR(-0.5, 0.5, 2, 6),
+            INDEX(LM_INT32, 2, 3, 4)}},
+    {"gru/masked, go_backwards, last, reset before, no bias", "gru", b_gru, .kind = 3, .n_in = 4,
+     .in = {IN(-1, 1, 3, 4, 3), PAR(-0.5, 0.5, 3, 6), PAR(-0.5, 0.5, 2, 6),
+            INDEX(LM_INT32, 2, 3, 4)}},
+    {"reverse_time", "reverse_time", b_time_axis, .kind = 0, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 2, 2)}},
+    {"fold_time", "fold_time", b_time_axis, .kind = 1, .n_in = 1, .in = {IN(-1, 1, 2, 3, 4)}},
+    {"unfold_time of fold_time", "unfold_time", b_time_axis, .kind = 2, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 2, 2)}},
+    {"layer/gru", NULL, b_rnn_wrap_layer, .kind = 0, .n_in = 1, .in = {IN(-1, 1, 2, 3, 4)}},
+    {"layer/gru sequences, go_backwards, reset_after=False", NULL, b_rnn_wrap_layer, .kind = 1,
+     .n_in = 1, .in = {IN(-1, 1, 2, 4, 3)}},
+    {"layer/gru after embedding(mask_zero)", NULL, b_rnn_wrap_layer, .kind = 2, .n_in = 1,
+     .in = {INDEX(LM_INT32, 4, 3, 5)}},
+    {"layer/bidirectional lstm sequences, concat", NULL, b_rnn_wrap_layer, .kind = 3, .n_in = 1,
+     .in = {IN(-1, 1, 2, 4, 3)}},
+    {"layer/bidirectional gru, sum", NULL, b_rnn_wrap_layer, .kind = 4, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 3)}},
+    {"layer/bidirectional simple_rnn after embedding(mask_zero), ave", NULL, b_rnn_wrap_layer,
+     .kind = 5, .n_in = 1, .in = {INDEX(LM_INT32, 4, 3, 5)}},
+    {"layer/bidirectional lstm, mul", NULL, b_rnn_wrap_layer, .kind = 6, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 2)}},
+    {"layer/time_distributed dense", NULL, b_rnn_wrap_layer, .kind = 7, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4)}},
+    {"layer/time_distributed conv1d", NULL, b_rnn_wrap_layer, .kind = 8, .n_in = 1,
+     .in = {IN(-1, 1, 2, 3, 4, 2)}},
     {"conv1d/valid, bias", "conv1d", b_conv1d, .iarg = {1, 1, 0}, .n_in = 3,
      .in = {IN(-1, 1, 2, 6, 3), PAR(-1, 1, 3, 3, 2), PAR(-1, 1, 2)}},
     {"conv1d/same, stride 2", "conv1d", b_conv1d, .iarg = {2, 1, 1}, .n_in = 2,

@@ -448,7 +448,7 @@ static void test_errors_keras(void **state) {
              "t.py:2:17: error: Dense() got an unexpected keyword argument 'kernel_regularizer'");
   expect_err("from keras import layers\nlayers.Dense()\n", 2, "t.py:2:1: error: Dense() missing required argument 'units'");
   expect_err("from keras import layers\nlayers.Dense(0)\n", 2, "t.py:2:14: error: Dense: units must be a positive integer, got 0");
-  expect_err("from keras import layers\nlayers.GRU(32)\n", 2, "t.py:2:8: error: keras.layers.GRU is not available in lamina yet");
+  expect_err("from keras import layers\nlayers.Conv3D(32)\n", 2, "t.py:2:8: error: keras.layers.Conv3D is not available in lamina yet");
   expect_err("from keras import layers\nlayers.Conv2D(32, (3, 3, 3))\n", 2,
              "t.py:2:19: error: Conv2D() argument 'kernel_size' must be an int or a tuple of 2 ints, not tuple");
   expect_err("from keras import layers, Input\na = Input(shape=(3,))\nb = Input(shape=(4, 5))\nc = layers.concatenate([a, b])\n", 2,

@@ -318,6 +318,7 @@ const lml_class *const lml_registry[] = {
     &lml_embedding_class, &lml_lstm_class, &lml_conv1d_class, &lml_max_pooling1d_class,
     &lml_average_pooling1d_class, &lml_global_max_pooling1d_class,
     &lml_global_average_pooling1d_class, &lml_simple_rnn_class, /* issue 5 */
+    &lml_gru_class, &lml_bidirectional_class, &lml_time_distributed_class, /* issue 5: gru.c, wrappers.c */
     &lml_depthwise_conv2d_class, &lml_separable_conv2d_class, &lml_zero_padding2d_class,
     &lml_cropping2d_class, &lml_upsampling2d_class, &lml_leaky_relu_class, &lml_relu_class,
     &lml_softmax_class, &lml_conv2d_transpose_class, /* issue 4: depthwise.c, spatial.c, relu.c */

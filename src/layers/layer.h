@@ -108,9 +108,11 @@ extern const lml_class lml_depthwise_conv2d_class, lml_separable_conv2d_class,
 extern const lml_class lml_embedding_class, lml_lstm_class, lml_conv1d_class,
     lml_max_pooling1d_class, lml_average_pooling1d_class, lml_global_max_pooling1d_class,
     lml_global_average_pooling1d_class, lml_simple_rnn_class;
+extern const lml_class lml_gru_class, lml_bidirectional_class, lml_time_distributed_class;
 bool lml_embedding_mask_zero(const lm_layer *l);
-/* The ids node behind x when x comes straight from an Embedding with
- * mask_zero (the recurrent layers' mask), else -1. */
+/* The ids node whose zeros mask the steps of x (the recurrent layers' mask),
+ * else -1: x comes from an Embedding with mask_zero, directly or through
+ * layers that pass a mask on (src/layers/rnn_mask.c). */
 int lml_rnn_mask_node(lmg_graph *g, int x);
 /* Recurrent constructor checks: activations and initializer names. */
 lm_status lml_rnn_check_opts(lm_ctx *ctx, const char *cls, int units, const lm_rnn_opts *o,

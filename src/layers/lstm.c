@@ -71,14 +71,6 @@ static lm_status lstm_out_shape(lm_layer *l, int n_in, const lm_shape *in,
   return LM_OK;
 }
 
-/* The ids behind x when x comes straight from an Embedding with mask_zero. */
-int lml_rnn_mask_node(lmg_graph *g, int x) {
-  const lmg_node *n = lmg_at(g, x);
-  return n->kind == LMG_OP && n->op == &lmo_op_embedding && n->iarg[0]
-             ? n->in[0]
-             : -1;
-}
-
 static lm_status lstm_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in,
                            int *out) {
   (void)n_in;

@@ -98,6 +98,16 @@ int64_t lmo_seq_out_len(int64_t L, int K, int stride, int dil, int pad, int64_t 
 /* Keras SimpleRNN: W (D, U), R (U, U), b (U); h = activation(x W + h R + b). */
 int lmo_simple_rnn(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a);
 extern const lm_op lmo_op_embedding, lmo_op_lstm, lmo_op_conv1d, lmo_op_pool1d, lmo_op_simple_rnn;
+/* [issue 5: gru.c] Keras GRU: W (D, 3U), R (U, 3U), gates z, r, h; b (3U), or
+ * with reset_after (tf.keras, = PyTorch) b (2, 3U): input and recurrent rows. */
+int lmo_gru(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a,
+            bool reset_after);
+/* [issue 5: time_axis.c] reverse axis 1; (N, T, ...) <-> (N*T, ...), unfold
+ * takes the folded y and the original x (for N and T, no gradient). */
+int lmo_reverse_time(lmg_graph *g, int x);
+int lmo_fold_time(lmg_graph *g, int x);
+int lmo_unfold_time(lmg_graph *g, int y, int x);
+extern const lm_op lmo_op_gru, lmo_op_reverse_time, lmo_op_fold_time, lmo_op_unfold_time;
 
 /* The op vtables (for the registry and tests). */
 extern const lm_op lmo_op_matmul, lmo_op_binary, lmo_op_unary, lmo_op_clip, lmo_op_affine,

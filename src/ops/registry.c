@@ -12,6 +12,7 @@ const lm_op *const lmo_registry[] = {
     &lmo_op_conv2d,    &lmo_op_pool2d, &lmo_op_global_pool, &lmo_op_batchnorm, /* issue 4 */
     &lmo_op_depthwise, &lmo_op_pointwise, &lmo_op_pad2d, &lmo_op_upsample2d,
     &lmo_op_relu_ex, &lmo_op_conv2d_transpose, /* issue 4: depthwise, spatial */
+    &lmo_op_gru, &lmo_op_reverse_time, &lmo_op_fold_time, &lmo_op_unfold_time, /* issue 5: gru, time_axis */
 };
 const int lmo_registry_n = (int)(sizeof lmo_registry / sizeof lmo_registry[0]);
 

@@ -59,7 +59,7 @@ lms_value *lms_keras_layer_new(lms_interp *I, lms_value *self, lms_args *a) {
   int nd = -1;
   if (lms_arg(a, s_shape)) {
     nd = lms_arg_shape(I, a, s_shape, dims);
-  } else if (lms_arg(a, s_dim)) {
+  } else if (lms_arg(a, s_dim) && strcmp(e->name, "Embedding") != 0) {
     dims[0] = lms_arg_int(a, s_dim, 0);
     nd = 1;
   } else if (lms_arg(a, s_bshape)) {
@@ -68,6 +68,11 @@ lms_value *lms_keras_layer_new(lms_interp *I, lms_value *self, lms_args *a) {
     if (bn < 1) lms_fail(I, lms_arg_node(a, s_bshape), "batch_input_shape needs the batch dimension");
     nd = bn - 1;
     for (int i = 0; i < nd; i++) dims[i] = bd[i + 1];
+  } else if (strcmp(e->name, "Embedding") == 0) {
+    /* its own input_dim is the vocabulary; Keras gives it input_shape (input_length,) */
+    int s_len = lms_slot(a, "input_length");
+    dims[0] = lms_arg(a, s_len) ? lms_arg_int(a, s_len, 0) : LM_NONE;
+    nd = 1;
   }
   if (nd >= 0) {
     lm_dtype dt = parse_dtype(I, lms_arg_str(a, s_dtype, NULL), lms_arg_node(a, s_dtype));

@@ -322,6 +322,36 @@ static lm_layer *ctor_simple_rnn(lms_interp *I, lms_args *a, const char *name) {
   return lm_layer_simple_rnn(I->ctx, pos_int(I, a, 0, 0), &o);
 }
 
+static lm_layer *ctor_gru(lms_interp *I, lms_args *a, const char *name) {
+  lm_rnn_opts o = {.activation = lms_arg_str(a, 1, NULL), .recurrent_activation = lms_arg_str(a, 2, NULL),
+                   .no_bias = !lms_arg_bool(a, 3, true), .kernel_initializer = lms_arg_str(a, 4, NULL),
+                   .recurrent_initializer = lms_arg_str(a, 5, NULL), .bias_initializer = lms_arg_str(a, 6, NULL),
+                   .dropout = (float)lms_arg_float(a, 7, 0), .recurrent_dropout = (float)lms_arg_float(a, 8, 0),
+                   .return_sequences = lms_arg_bool(a, 9, false), .return_state = lms_arg_bool(a, 10, false),
+                   .go_backwards = lms_arg_bool(a, 11, false), .no_reset_after = !lms_arg_bool(a, 13, true),
+                   .name = name};
+  if (lms_arg_bool(a, 12, false)) lms_fail(I, lms_arg_node(a, 12), "GRU: stateful=True is not supported");
+  return lm_layer_gru(I->ctx, pos_int(I, a, 0, 0), &o);
+}
+
+/* Bidirectional / TimeDistributed: the wrapped layer is a layer value not called yet. */
+static lm_layer *wrapped_arg(lms_interp *I, lms_args *a) {
+  lms_value *v = lms_arg(a, 0);
+  if (!v || v->kind != V_LAYER)
+    lms_fail(I, lms_arg_node(a, 0), "%s expects a layer (such as layers.LSTM(32)), not %s", a->fname,
+             v ? lms_type_name(v) : "None");
+  return v->u.layer.l;
+}
+static lm_layer *ctor_bidirectional(lms_interp *I, lms_args *a, const char *name) {
+  lm_layer *inner = wrapped_arg(I, a);
+  if (a->slot[1] && a->slot[1]->kind == V_NONE)
+    lms_fail(I, lms_arg_node(a, 1), "Bidirectional: merge_mode=None (a list of two outputs) is not supported yet");
+  return lm_layer_bidirectional(I->ctx, inner, lms_arg_str(a, 1, NULL), name);
+}
+static lm_layer *ctor_time_distributed(lms_interp *I, lms_args *a, const char *name) {
+  return lm_layer_time_distributed(I->ctx, wrapped_arg(I, a), name);
+}
+
 static lm_layer *ctor_conv1d(lms_interp *I, lms_args *a, const char *name) {
   check_channels_last(I, a);
   lm_conv1d_opts o = {.strides = pos_int(I, a, 2, 1), .padding = lms_arg_str(a, 3, NULL),
@@ -394,6 +424,13 @@ static const lms_layer_entry layers[] = {
      "bias_initializer:s?=, dropout:f=, recurrent_dropout:f=, return_sequences:b=, return_state:b=, "
      "go_backwards:b=, stateful:b=",
      ctor_simple_rnn},
+    {"GRU",
+     "units:i, activation:s?=, recurrent_activation:s?=, use_bias:b=, kernel_initializer:s?=, "
+     "recurrent_initializer:s?=, bias_initializer:s?=, dropout:f=, recurrent_dropout:f=, return_sequences:b=, "
+     "return_state:b=, go_backwards:b=, stateful:b=, reset_after:b=",
+     ctor_gru},
+    {"Bidirectional", "layer:x, merge_mode:s?=", ctor_bidirectional},
+    {"TimeDistributed", "layer:x", ctor_time_distributed},
     {"Conv1D", "filters:i, kernel_size:i, strides:i=, padding:s=, data_format:s?=, dilation_rate:i=, "
                "activation:s?=, use_bias:b=, kernel_initializer:s?=, bias_initializer:s?=",
      ctor_conv1d},
@@ -411,7 +448,7 @@ const lms_layer_entry *lms_find_layer(const char *name) {
 
 /* Keras layer classes lamina does not have (yet): a clearer message than "no attribute". */
 static const char *const keras_layers_missing[] = {
-    "Conv3D", "GRU", "Bidirectional", "TimeDistributed", "Lambda", "PReLU", "ELU",
+    "Conv3D", "Lambda", "PReLU", "ELU",
     "Permute", "RepeatVector", "Masking", "SpatialDropout1D", "SpatialDropout2D",
     "GaussianNoise", "Dot", "Minimum", "Conv3DTranspose", "MaxPooling3D", "UpSampling1D",
     "ZeroPadding1D", "Cropping1D", "ActivityRegularization", "ThresholdedReLU", NULL};

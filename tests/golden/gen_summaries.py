@@ -68,6 +68,16 @@ GOLDEN = {
         ['score (Dense)', '(None, 1)', 17, ['dropout_1[0][0]']],
         ['kind (Dense)', '(None, 3)', 51, ['dropout_1[0][0]']],
     ], (204, 204, 0), False),
+    # examples/imdb_bidirectional.py: Embedding -> Bidirectional(LSTM) -> TimeDistributed(Dense)
+    # -> GRU (reset_after=True: bias (2, 3u)) -> Dense. Params: 1000*32; 2*4*(32*(32+32)+32);
+    # 64*8+8; 3*(16*(8+16)+2*16); 16+1.
+    'rnn_wrappers.txt': summary([
+        ['embedding_1 (Embedding)', '(None, 20, 32)', 32000],
+        ['bidirectional_1 (Bidirectional)', '(None, 20, 64)', 16640],
+        ['time_distributed_1 (TimeDistributed)', '(None, 20, 8)', 520],
+        ['gru_1 (GRU)', '(None, 16)', 1248],
+        ['dense_2 (Dense)', '(None, 1)', 17],  # dense_1 is the one inside TimeDistributed
+    ], (50425, 50425, 0), True),
 }
 
 if __name__ == '__main__':

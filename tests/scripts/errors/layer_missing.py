@@ -1,2 +1,2 @@
 from keras import layers
-x = layers.GRU(32)
+x = layers.Conv3D(32)
