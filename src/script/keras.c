@@ -269,8 +269,10 @@ lms_value *lms_keras_to_categorical(lms_interp *I, lms_value *self, lms_args *a)
 /* ---- callbacks ----------------------------------------------------------------------- */
 
 /* LearningRateScheduler(schedule): the script's function called from fit. An
- * error inside it cannot unwind through the library: it is kept, training is
- * stopped, and fit reports it when the library returns. */
+ * error inside it cannot unwind through the library: it is kept and NaN is
+ * returned, which makes the scheduler fail on_epoch_begin, so fit stops at
+ * once (no batch of that epoch runs, no checkpoint is written after it) and
+ * m_fit reports the kept error when the library returns. */
 typedef struct sched_ud {
   lms_interp *I;
   lms_value *fn;
@@ -281,7 +283,7 @@ typedef struct sched_ud {
 static double run_schedule(int epoch, double lr_in, void *ud) {
   sched_ud *s = ud;
   lms_interp *I = s->I;
-  if (I->pending) return lr_in;
+  if (I->pending) return NAN;
   jmp_buf saved;
   memcpy(saved, I->jmp, sizeof saved);
   volatile double lr = lr_in, out = lr_in; /* survive the longjmp */
@@ -300,6 +302,7 @@ static double run_schedule(int epoch, double lr_in, void *ud) {
     out = lms_num(r);
   } else {
     I->pending = true;
+    out = NAN;
     if (s->cb->model) lm_model_stop_training(s->cb->model);
   }
   memcpy(I->jmp, saved, sizeof saved);
@@ -523,6 +526,17 @@ static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
   lm_data *x = to_data(I, a->slot[0], a->slot_node[0], "fit(): x");
   lm_data *y = to_data(I, a->slot[1], a->slot_node[1], "fit(): y");
   if (I->opts.mode == LMS_MODE_SUMMARY) return history_value(I, NULL, self);
+  if (I->opts.checkpoint) { /* lamina run --checkpoint FILE: after the script's callbacks */
+    lm_callback *ck = lm_callback_checkpoint(I->ctx, I->opts.checkpoint, I->opts.checkpoint_every);
+    if (!ck) lms_fail_lib(I, a->call);
+    lm_callback **list = lms_alloc(I, (size_t)(fo.n_callbacks + 1) * sizeof *list);
+    for (int i = 0; i < fo.n_callbacks; i++) list[i] = fo.callbacks[i];
+    list[fo.n_callbacks] = ck;
+    fo.callbacks = list;
+    fo.n_callbacks++;
+  }
+  if (I->opts.resume && I->n_fits == 0) fo.resume_from = I->opts.resume; /* lamina run --resume */
+  I->n_fits++;
   I->pending = false;
   lm_history *h = lm_model_fit(self->u.model.m, x, y, &fo);
   if (I->pending) {
