@@ -129,6 +129,8 @@ static void pad4_arg(lms_interp *I, lms_args *a, int slot, int def, int out[4]) 
   if (v->kind == V_INT) {
     for (int i = 0; i < 4; i++) out[i] = (int)v->u.i;
   } else {
+    if ((v->kind != V_TUPLE && v->kind != V_LIST) || v->u.seq.n != 2)
+      lms_fail(I, at, "%s: '%s' must be an int, a pair or a pair of pairs", a->fname, a->slot_names[slot]);
     for (int k = 0; k < 2; k++) {
       lms_value *x = v->u.seq.items[k];
       if (x->kind == V_INT) {
