@@ -22,6 +22,7 @@
 
 #define CKPT_FORMAT "lamina-checkpoint"
 #define MAX_STATE 16
+#define NAME_LEN 64 /* tensor names this file makes: optimizer/<i>/<s>, callbacks/.../best_weights */
 
 static const char *const meta_keys[] = {"format",     "lamina_version", "epoch", "batch_start",
                                         "seen",       "n_train",        "sums",  "iterations",
@@ -103,7 +104,7 @@ lm_status lmt_checkpoint_write(lm_model *m, const char *path) {
   int n = nw + n_slots + 1;
   named *ts = lm_alloc(ctx, sizeof *ts * (size_t)n);
   lm_tensor *views = lm_alloc(ctx, sizeof *views * (size_t)(n_slots + 1));
-  char *slot_names = lm_alloc(ctx, (size_t)(n_slots + 1) * 48);
+  char *slot_names = lm_alloc(ctx, (size_t)(n_slots + 1) * NAME_LEN);
   lm_tensor *order = lmt_new(ctx, LM_INT32, 1, &run->n_train);
   const char **names = lm_alloc(ctx, sizeof *names * (size_t)n);
   lm_tensor **tensors = lm_alloc(ctx, sizeof *tensors * (size_t)n);
@@ -121,8 +122,8 @@ lm_status lmt_checkpoint_write(lm_model *m, const char *path) {
   for (int i = 0; i < opt->n_params; i++)
     for (int s = 0; s < 3; s++) {
       if (!opt->slots[3 * i + s]) continue;
-      char *nm = slot_names + (size_t)v * 48;
-      snprintf(nm, 48, "optimizer/%d/%d", i, s);
+      char *nm = slot_names + (size_t)v * NAME_LEN;
+      snprintf(nm, NAME_LEN, "optimizer/%d/%d", i, s);
       lm_tensor *view = &views[v++];
       view->dtype = LM_FLOAT32;
       view->ndim = 1;
@@ -135,8 +136,8 @@ lm_status lmt_checkpoint_write(lm_model *m, const char *path) {
     float *best = lmt_es_best_weights(run->cbs[i], &nb);
     rank += lmt_es_wants_best_weights(run->cbs[i]) ? 1 : 0;
     if (!best) continue;
-    char *nm = slot_names + (size_t)v * 48;
-    snprintf(nm, 48, "callbacks/EarlyStopping/%d/best_weights", rank - 1);
+    char *nm = slot_names + (size_t)v * NAME_LEN;
+    snprintf(nm, NAME_LEN, "callbacks/EarlyStopping/%d/best_weights", rank - 1);
     lm_tensor *view = &views[v++];
     view->dtype = LM_FLOAT32;
     view->ndim = 1;
