@@ -275,6 +275,16 @@ static void test_option_errors(void **state) {
   fclose(out);
   expect_usage(1, "is truncated or corrupt and was not loaded",
                (char *[]){"--resume", bad, py, "o", "1", "-1", "1", NULL});
+  /* a script without fit(): the unused --resume is reported, the run succeeds */
+  FILE *nf = fopen(tmp_path("nofit.py"), "w");
+  assert_non_null(nf);
+  fputs("print('no training')\n", nf);
+  fclose(nf);
+  char *out_nf = NULL;
+  assert_int_equal(run_cli(&out_nf, (char *[]){"--resume", ck, tmp_path("nofit.py"), NULL}), 0);
+  assert_non_null(strstr(out_nf, "no training\n"));
+  assert_non_null(strstr(out_nf, "nofit.py: warning: the script called no fit(), so --resume "));
+  free(out_nf);
   /* --help documents them */
   char *log = NULL;
   char *argv[] = {"--help", NULL};

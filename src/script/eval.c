@@ -1376,6 +1376,17 @@ int lms_run_source(lm_ctx *ctx, const char *name, const char *src, size_t len, c
         if (!I->opts.out) lm_ctx_set_log(ctx, stdout_log, NULL);
         print_summaries(I);
       }
+      if (I->opts.mode == LMS_MODE_RUN && I->opts.resume && I->n_fits == 0) {
+        /* lamina run --resume on a script that trains nothing: say so */
+        char w[600];
+        snprintf(w, sizeof w, "%s: warning: the script called no fit(), so --resume %s was not used\n",
+                 I->src.name, I->opts.resume);
+        if (I->opts.err) I->opts.err(I->opts.err_ud, w);
+        else {
+          fflush(stdout);
+          fputs(w, stderr);
+        }
+      }
     }
   } else {
     status = I->status ? I->status : LMS_SCRIPT_ERROR;
