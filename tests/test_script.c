@@ -110,8 +110,8 @@ static void test_arithmetic(void **state) {
   expect_out("x = 5\nx += 2\nx *= 3\nx -= 1\nx //= 2\nprint(x)\nl = [1]\nl += [2]\nprint(l)\n", "10\n[1, 2]\n");
   expect_out("print('%.3f|%5d|%s|%r|%%|%e' % (3.14159, 42, 'a', 'b', 1234.5))\n",
              "3.142|   42|a|'b'|%|1.234500e+03\n");
-  expect_out("print('{} {:.2f} {:>5} {:,d} {name} {0}'.format(1, 2.5, 'r', 1234567, name='n'))\n",
-             "1 2.50     r 1,234,567 n 1\n");
+  expect_out("print('{} {:.2f} {:>5} {:,d} {name}'.format(1, 2.5, 'r', 1234567, name='n'), '{1} {0}'.format(1, 2))\n",
+             "1 2.50     r 1,234,567 n 2 1\n");
   expect_out("print('{:.1%}'.format(0.25), '-'.join(['a', 'b']), 'Ab'.upper(), 'Ab'.lower())\n",
              "25.0% a-b AB ab\n");
 }

@@ -387,6 +387,8 @@ lm_tensor *lms_to_tensor(lms_interp *I, lms_value *v, const lms_node *at, int wa
     memcpy(dims2, dims, sizeof dims);
   } else {
     list_shape(I, v, 0, dims2, &nd2, &has_float, at);
+    /* numbers at another depth than the first one's ([1, [2]]) */
+    if (nd2 != nd) lms_fail(I, at, "np.array: nested lists must be rectangular");
   }
   lm_dtype dt = want_dtype >= 0 ? (lm_dtype)want_dtype : has_float ? LM_FLOAT32 : LM_INT32;
   lm_tensor *t = new_tensor(I, dt, nd2, dims2, at);
@@ -578,7 +580,10 @@ lms_value *lms_np_fn(lms_interp *I, lms_value *self, lms_args *a) {
   const char *k = a->callee->data;
   int64_t dims[LM_MAX_DIMS];
   if (strcmp(k, "seed") == 0) {
-    lm_ctx_set_seed(I->ctx, (uint64_t)lms_arg_int(a, 0, 0));
+    int64_t seed = lms_arg_int(a, 0, 0);
+    if (seed < 0 || seed > 4294967295LL) /* numpy's RandomState range */
+      lms_fail(I, lms_arg_node(a, 0), "Seed must be between 0 and 2**32 - 1");
+    lm_ctx_set_seed(I->ctx, (uint64_t)seed);
     return lms_none(I);
   }
   if (strcmp(k, "random") == 0) {

@@ -1,4 +1,5 @@
 /* The evaluator: statements, expressions, names, operators, calls. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -475,7 +476,7 @@ static lms_value *percent_format(lms_interp *I, lms_value *fmt, lms_value *args,
 static lms_value *str_format(lms_interp *I, lms_value *self, lms_args *a) {
   lm_buf *b = buf_open(I);
   const char *s = self->u.str.s, *e = s + self->u.str.len;
-  int auto_idx = 0;
+  int auto_idx = 0, numbering = 0; /* 1 automatic '{}', 2 manual '{0}' */
   while (s < e) {
     if (*s == '{' && s + 1 < e && s[1] == '{') {
       lm_buf_puts(b, "{");
@@ -503,6 +504,15 @@ static lms_value *str_format(lms_interp *I, lms_value *self, lms_args *a) {
     if (fl >= sizeof field) fl = sizeof field - 1;
     memcpy(field, s + 1, fl);
     lms_value *v = NULL;
+    bool is_auto = !field[0], is_manual = field[0] >= '0' && field[0] <= '9';
+    if ((is_auto && numbering == 2) || (is_manual && numbering == 1)) {
+      buf_close(I, b);
+      lms_fail(I, a->call, "cannot switch from %s to %s",
+               is_auto ? "manual field specification" : "automatic field numbering",
+               is_auto ? "automatic field numbering" : "manual field specification");
+    }
+    if (is_auto) numbering = 1;
+    if (is_manual) numbering = 2;
     if (!field[0]) {
       if (auto_idx < a->n_pos) v = a->pos[auto_idx++];
     } else if (field[0] >= '0' && field[0] <= '9') {
@@ -559,6 +569,12 @@ static lms_value *str_format(lms_interp *I, lms_value *self, lms_args *a) {
         lm_buf_puts(b, tmp);
       }
     } else {
+      /* what is left: [[fill]align][width], and 's' for a string */
+      if (conv && (isalpha((unsigned char)conv) || conv == '%') && !(conv == 's' && v->kind == V_STR)) {
+        buf_close(I, b);
+        lms_fail(I, a->call, "Unknown format code '%c' for object of type '%s'", conv,
+                 lms_type_name(v));
+      }
       const char *str = to_cstr(I, v, false);
       int width = 0;
       bool left = v->kind == V_STR;
@@ -1359,6 +1375,17 @@ int lms_run_source(lm_ctx *ctx, const char *name, const char *src, size_t len, c
       if (I->opts.mode == LMS_MODE_SUMMARY) {
         if (!I->opts.out) lm_ctx_set_log(ctx, stdout_log, NULL);
         print_summaries(I);
+      }
+      if (I->opts.mode == LMS_MODE_RUN && I->opts.resume && I->n_fits == 0) {
+        /* lamina run --resume on a script that trains nothing: say so */
+        char w[600];
+        snprintf(w, sizeof w, "%s: warning: the script called no fit(), so --resume %s was not used\n",
+                 I->src.name, I->opts.resume);
+        if (I->opts.err) I->opts.err(I->opts.err_ud, w);
+        else {
+          fflush(stdout);
+          fputs(w, stderr);
+        }
       }
     }
   } else {

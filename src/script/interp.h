@@ -174,6 +174,7 @@ struct lms_interp {
   lm_buf *bufs[8]; /* open text buffers (freed when an error unwinds) */
   int n_bufs;
   bool pending;
+  int n_fits; /* fit() calls run so far (--resume applies to the first) */
   const lms_value *slice_marker; /* the (start, stop, step) list passed for x[a:b:c] */        /* an error was caught inside a library callback (msg, position kept) */
 };
 

@@ -275,8 +275,10 @@ lms_value *lms_keras_to_categorical(lms_interp *I, lms_value *self, lms_args *a)
 /* ---- callbacks ----------------------------------------------------------------------- */
 
 /* LearningRateScheduler(schedule): the script's function called from fit. An
- * error inside it cannot unwind through the library: it is kept, training is
- * stopped, and fit reports it when the library returns. */
+ * error inside it cannot unwind through the library: it is kept and NaN is
+ * returned, which makes the scheduler fail on_epoch_begin, so fit stops at
+ * once (no batch of that epoch runs, no checkpoint is written after it) and
+ * m_fit reports the kept error when the library returns. */
 typedef struct sched_ud {
   lms_interp *I;
   lms_value *fn;
@@ -287,7 +289,7 @@ typedef struct sched_ud {
 static double run_schedule(int epoch, double lr_in, void *ud) {
   sched_ud *s = ud;
   lms_interp *I = s->I;
-  if (I->pending) return lr_in;
+  if (I->pending) return NAN;
   jmp_buf saved;
   memcpy(saved, I->jmp, sizeof saved);
   volatile double lr = lr_in, out = lr_in; /* survive the longjmp */
@@ -306,11 +308,77 @@ static double run_schedule(int epoch, double lr_in, void *ud) {
     out = lms_num(r);
   } else {
     I->pending = true;
+    out = NAN;
     if (s->cb->model) lm_model_stop_training(s->cb->model);
   }
   memcpy(I->jmp, saved, sizeof saved);
   return out;
 }
+
+/* LambdaCallback(on_epoch_begin=..., ...): script functions as hooks, called
+ * as Keras calls them: on_epoch_begin/end(epoch, logs), on_batch_begin/end(batch,
+ * logs), on_train_begin/end(logs), logs a dict of the hook's log values. An
+ * error inside one is kept as in run_schedule, and the hook fails, so fit
+ * stops at once and m_fit reports the kept error. */
+enum { LH_EPOCH_BEGIN, LH_EPOCH_END, LH_BATCH_BEGIN, LH_BATCH_END, LH_TRAIN_BEGIN, LH_TRAIN_END, LH_N };
+
+typedef struct lambda_cb {
+  lm_callback cb; /* first: the library's callback */
+  lms_interp *I;
+  lms_value *fn[LH_N];
+  const lms_node *at[LH_N];
+} lambda_cb;
+
+static lm_status lambda_hook(lm_callback *cb, int hook, int index, lm_logs *logs) {
+  lambda_cb *l = (lambda_cb *)cb;
+  lms_interp *I = l->I;
+  if (!l->fn[hook]) return LM_OK;
+  if (I->pending) return LM_ERR_STATE;
+  jmp_buf saved;
+  memcpy(saved, I->jmp, sizeof saved);
+  volatile lm_status st = LM_OK; /* survives the longjmp */
+  if (setjmp(I->jmp) == 0) {
+    lms_value *d = lms_dict(I);
+    for (int i = 0; logs && i < lm_logs_n(logs); i++) {
+      const char *k = lm_logs_key(logs, i);
+      double v = lm_logs_value(logs, i);
+      bool integral = strcmp(k, "batch") == 0 || strcmp(k, "size") == 0;
+      lms_dict_set(I, d, lms_cstr(I, k), integral ? lms_int(I, (int64_t)v) : lms_float(I, v));
+    }
+    lms_args a = {0};
+    lms_value *args[2];
+    const lms_node *nodes[2] = {l->at[hook], l->at[hook]};
+    int n = 0;
+    if (hook < LH_TRAIN_BEGIN) args[n++] = lms_int(I, index);
+    args[n++] = d;
+    a.call = l->at[hook];
+    a.pos = args;
+    a.pos_nodes = nodes;
+    a.n_pos = n;
+    lms_call(I, l->fn[hook], &a);
+  } else {
+    I->pending = true;
+    st = LM_ERR_STATE;
+  }
+  memcpy(I->jmp, saved, sizeof saved);
+  if (st) lm_fail(I->ctx, st, "LambdaCallback: the script's function failed");
+  return st;
+}
+
+static lm_status lh_train_begin(lm_callback *cb, lm_logs *l) { return lambda_hook(cb, LH_TRAIN_BEGIN, 0, l); }
+static lm_status lh_train_end(lm_callback *cb, lm_logs *l) { return lambda_hook(cb, LH_TRAIN_END, 0, l); }
+static lm_status lh_epoch_begin(lm_callback *cb, int e, lm_logs *l) { return lambda_hook(cb, LH_EPOCH_BEGIN, e, l); }
+static lm_status lh_epoch_end(lm_callback *cb, int e, lm_logs *l) { return lambda_hook(cb, LH_EPOCH_END, e, l); }
+static lm_status lh_batch_begin(lm_callback *cb, int b, lm_logs *l) { return lambda_hook(cb, LH_BATCH_BEGIN, b, l); }
+static lm_status lh_batch_end(lm_callback *cb, int b, lm_logs *l) { return lambda_hook(cb, LH_BATCH_END, b, l); }
+
+static const lm_callback_vt lambda_vt = {.name = "LambdaCallback",
+                                         .on_train_begin = lh_train_begin,
+                                         .on_train_end = lh_train_end,
+                                         .on_epoch_begin = lh_epoch_begin,
+                                         .on_epoch_end = lh_epoch_end,
+                                         .on_batch_begin = lh_batch_begin,
+                                         .on_batch_end = lh_batch_end};
 
 lms_value *lms_keras_callback(lms_interp *I, lms_value *self, lms_args *a) {
   (void)self;
@@ -344,6 +412,19 @@ lms_value *lms_keras_callback(lms_interp *I, lms_value *self, lms_args *a) {
     cb = lm_callback_csv_logger(I->ctx, lms_arg_str(a, 0, ""), lms_arg_str(a, 1, NULL), lms_arg_bool(a, 2, false));
   } else if (strcmp(k, "nan") == 0) {
     cb = lm_callback_terminate_on_nan(I->ctx);
+  } else if (strcmp(k, "lambda") == 0) {
+    lambda_cb *l = lms_alloc(I, sizeof *l); /* lives as long as the script */
+    l->cb.vt = &lambda_vt;
+    l->I = I;
+    for (int h = 0; h < LH_N; h++) {
+      lms_value *fn = lms_arg(a, h);
+      if (fn && fn->kind != V_LAMBDA && fn->kind != V_BUILTIN)
+        lms_fail(I, a->slot_node[h], "LambdaCallback: %s must be a function (a lambda), not %s",
+                 a->slot_names[h], lms_type_name(fn));
+      l->fn[h] = fn;
+      l->at[h] = a->slot_node[h];
+    }
+    cb = &l->cb;
   } else {
     lm_model_checkpoint_opts o = {.monitor = lms_arg_str(a, 1, NULL), .verbose = (int)lms_arg_int(a, 2, 0),
                                   .save_best_only = lms_arg_bool(a, 3, false),
@@ -530,6 +611,17 @@ static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
   lm_data *y = to_data(I, a->slot[1], a->slot_node[1], "fit(): y");
   if (I->opts.mode == LMS_MODE_SUMMARY) return history_value(I, NULL, self);
   lms_hp_fit_hook(I, &fo); /* lamina tune: report each epoch to the trial */
+  if (I->opts.checkpoint) { /* lamina run --checkpoint FILE: after the script's callbacks */
+    lm_callback *ck = lm_callback_checkpoint(I->ctx, I->opts.checkpoint, I->opts.checkpoint_every);
+    if (!ck) lms_fail_lib(I, a->call);
+    lm_callback **list = lms_alloc(I, (size_t)(fo.n_callbacks + 1) * sizeof *list);
+    for (int i = 0; i < fo.n_callbacks; i++) list[i] = fo.callbacks[i];
+    list[fo.n_callbacks] = ck;
+    fo.callbacks = list;
+    fo.n_callbacks++;
+  }
+  if (I->opts.resume && I->n_fits == 0) fo.resume_from = I->opts.resume; /* lamina run --resume */
+  I->n_fits++;
   I->pending = false;
   lm_history *h = lm_model_fit(self->u.model.m, x, y, &fo);
   if (I->pending) {

@@ -959,7 +959,7 @@ static void reject_block(P *p) {
       {"raise", "'raise' statements"},
       {"break", "'break' statements"},
       {"continue", "'continue' statements"},
-      {"async", "'async' code"},
+      {"async", "'async' functions and blocks"},
       {"yield", "'yield' expressions"},
   };
   for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++)

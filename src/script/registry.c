@@ -140,6 +140,8 @@ static void pad4_arg(lms_interp *I, lms_args *a, int slot, int def, int out[4]) 
   if (v->kind == V_INT) {
     for (int i = 0; i < 4; i++) out[i] = (int)v->u.i;
   } else {
+    if ((v->kind != V_TUPLE && v->kind != V_LIST) || v->u.seq.n != 2)
+      lms_fail(I, at, "%s: '%s' must be an int, a pair or a pair of pairs", a->fname, a->slot_names[slot]);
     for (int k = 0; k < 2; k++) {
       lms_value *x = v->u.seq.items[k];
       if (x->kind == V_INT) {
@@ -501,6 +503,8 @@ static const modfn functions[] = {
     {"keras.callbacks", "LearningRateScheduler", {"LearningRateScheduler", lms_keras_callback, "schedule:x, verbose:i=", "lrs"}},
     {"keras.callbacks", "CSVLogger", {"CSVLogger", lms_keras_callback, "filename:s, separator:s=, append:b=", "csv"}},
     {"keras.callbacks", "TerminateOnNaN", {"TerminateOnNaN", lms_keras_callback, "", "nan"}},
+    {"keras.callbacks", "LambdaCallback", {"LambdaCallback", lms_keras_callback,
+     "on_epoch_begin:x?=, on_epoch_end:x?=, on_batch_begin:x?=, on_batch_end:x?=, on_train_begin:x?=, on_train_end:x?=", "lambda"}},
     {"keras.callbacks", "ModelCheckpoint", {"ModelCheckpoint", lms_keras_callback,
      "filepath:s, monitor:s=, verbose:i=, save_best_only:b=, save_weights_only:b=, mode:s=, period:i=", "ckpt"}},
     {"keras.utils", "to_categorical", {"to_categorical", lms_keras_to_categorical, "y:x, num_classes:i?=, dtype:s=", NULL}},

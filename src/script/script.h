@@ -30,6 +30,14 @@ typedef struct lms_opts {
   int argc; /* sys.argv (argv[0] is the script) */
   char **argv;
   struct lms_hp *hp; /* lamina tune: where hp.* values come from (script/hp.h); NULL otherwise */
+  /* [issue 6] lamina run --checkpoint / --checkpoint-every / --resume: with
+   * checkpoint, every fit() the script calls also writes a training checkpoint
+   * there (atomically; at each epoch end and every checkpoint_every batches
+   * when > 0); with resume, the script's first fit() continues from that
+   * checkpoint (lm_fit_opts.resume_from). */
+  const char *checkpoint;
+  int checkpoint_every;
+  const char *resume;
 } lms_opts;
 
 /* Runs the script held in src (len bytes, need not be NUL-terminated); name

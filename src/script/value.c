@@ -458,9 +458,19 @@ void lms_bind(lms_interp *I, lms_args *a, const char *fname, const char *spec) {
       continue;
     }
     if (v->kind == V_NONE && ps[j].none_ok) continue;
-    if (!type_ok(v, ps[j].type))
+    if (!type_ok(v, ps[j].type)) {
+      /* a tuple or list of the wrong items: name the item's type */
+      const lms_value *bad = NULL;
+      if ((ps[j].type == 'S' || ps[j].type == 'P') && (v->kind == V_TUPLE || v->kind == V_LIST))
+        for (int i = 0; i < v->u.seq.n && !bad; i++)
+          if (v->u.seq.items[i]->kind != V_INT && v->u.seq.items[i]->kind != V_NONE)
+            bad = v->u.seq.items[i];
+      if (bad)
+        lms_fail(I, a->slot_node[j], "%s() argument '%s' must be %s, not a %s holding %s", fname,
+                 ps[j].name, type_word(ps[j].type), lms_type_name(v), lms_type_name(bad));
       lms_fail(I, a->slot_node[j], "%s() argument '%s' must be %s, not %s", fname, ps[j].name,
                type_word(ps[j].type), lms_type_name(v));
+    }
   }
 }
 

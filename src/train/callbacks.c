@@ -421,6 +421,37 @@ static lm_status es_set_state(lm_callback *cb, const double *v, int n) {
   return LM_OK;
 }
 
+static int64_t n_weight_values(const lm_model *m) {
+  int64_t total = 0;
+  for (int i = 0; i < m->n_layers; i++)
+    for (int j = 0; j < m->layers[i]->n_weights; j++) total += m->layers[i]->weights[j].t->size;
+  return total;
+}
+
+static const lm_callback_vt es_vt;
+
+float *lmt_es_best_weights(const lm_callback *cb, int64_t *n) {
+  if (!cb || cb->vt != &es_vt || !cb->model) return NULL;
+  const early_stopping *e = (const early_stopping *)cb;
+  if (!e->restore || !e->best_weights) return NULL;
+  *n = n_weight_values(cb->model);
+  return e->best_weights;
+}
+
+bool lmt_es_wants_best_weights(const lm_callback *cb) {
+  return cb && cb->vt == &es_vt && ((const early_stopping *)cb)->restore;
+}
+
+lm_status lmt_es_set_best_weights(lm_callback *cb, const float *w, int64_t n) {
+  if (!lmt_es_wants_best_weights(cb) || !cb->model) return LM_OK;
+  early_stopping *e = (early_stopping *)cb;
+  if (n != n_weight_values(cb->model)) return LM_ERR_FORMAT;
+  if (!e->best_weights) e->best_weights = lm_alloc(e->h.ctx, sizeof(float) * (size_t)(n + 1));
+  if (!e->best_weights) return LM_ERR_NOMEM;
+  memcpy(e->best_weights, w, sizeof(float) * (size_t)n);
+  return LM_OK;
+}
+
 static void es_destroy(lm_callback *cb) {
   early_stopping *e = (early_stopping *)cb;
   lm_dealloc(e->h.ctx, e->best_weights);

@@ -26,6 +26,7 @@ typedef struct lmt_fit_run {
   lm_callback *const *cbs;
   int n_cbs;
   float resume_lr; /* the optimizer's lr saved in the checkpoint resumed from */
+  bool resume_stopped; /* the checkpoint was written after a callback stopped training */
 } lmt_fit_run;
 
 /* Write the model's training checkpoint (weights, optimizer, run, RNG, callbacks). */
@@ -41,5 +42,13 @@ void lmt_py_repr_f32(float v, char *out, size_t len);
 lm_status lmt_format_path(lm_ctx *ctx, const char *tmpl, int epoch, const lm_logs *logs,
                           char *out, size_t out_len);
 bool lmt_is_terminate_on_nan(const lm_callback *cb);
+/* EarlyStopping(restore_best_weights=True) keeps a copy of the best epoch's
+ * weights (all weights in layer order); a training checkpoint carries it.
+ * lmt_es_best_weights: that copy (NULL if none yet or not an EarlyStopping
+ * that restores) and its length in *n; lmt_es_set_best_weights restores it
+ * (LM_ERR_FORMAT when n is not the model's weight count). */
+float *lmt_es_best_weights(const lm_callback *cb, int64_t *n);
+bool lmt_es_wants_best_weights(const lm_callback *cb);
+lm_status lmt_es_set_best_weights(lm_callback *cb, const float *w, int64_t n);
 
 #endif

@@ -2,10 +2,13 @@
  * stopped, in one safetensors file written atomically (tmp + fsync + rename).
  *
  * Tensors: the model's weights (Keras names), "optimizer/<param>/<slot>"
- * (moments, velocities) and "fit/order" (the shuffled training order, int32).
+ * (moments, velocities), "fit/order" (the shuffled training order, int32)
+ * and "callbacks/EarlyStopping/<k>/best_weights" (the best epoch's weights of
+ * the k-th EarlyStopping(restore_best_weights=True), once it has them).
  * Metadata: format "lamina-checkpoint", epoch and batch position, the epoch's
  * running sums, optimizer iterations and lr, the RNG state, each callback's
- * state, and "crc32": a CRC-32 over every tensor (name and bytes, in name
+ * state, "stopped" ("1" when a callback had stopped training: a resumed fit
+ * then runs no further epoch), and "crc32": a CRC-32 over every tensor (name and bytes, in name
  * order) and every other metadata value, with "data_bytes", the size of the
  * tensor data. A file that does not parse, is short, or fails the CRC is
  * refused before anything in the model changes. */
@@ -19,12 +22,16 @@
 
 #define CKPT_FORMAT "lamina-checkpoint"
 #define MAX_STATE 16
+#define NAME_LEN 64 /* tensor names this file makes: optimizer/<i>/<s>, callbacks/.../best_weights */
 
 static const char *const meta_keys[] = {"format",     "lamina_version", "epoch", "batch_start",
                                         "seen",       "n_train",        "sums",  "iterations",
                                         "lr",         "optimizer",      "rng",   "callbacks",
-                                        "data_bytes", "crc32"};
+                                        "stopped",    "data_bytes",     "crc32"};
 enum { N_META = sizeof meta_keys / sizeof *meta_keys, N_CRC_META = N_META - 1 };
+enum { K_STOPPED = 12, K_BYTES = 13, K_CRC = 14 };
+/* Keys a checkpoint may lack (written by an earlier lamina): read as "0". */
+static bool optional_key(int k) { return k == K_STOPPED; }
 
 typedef struct named {
   const char *name;
@@ -52,7 +59,7 @@ static uint32_t checksum(named *ts, int n, const char *const *vals, uint64_t *by
     total += len;
   }
   for (int k = 0; vals && k < N_CRC_META; k++)
-    if (strcmp(meta_keys[k], "data_bytes") != 0)
+    if (k != K_BYTES && vals[k]) /* an absent optional key is not part of the CRC */
       crc = crc32(crc, (const Bytef *)vals[k], (uInt)strlen(vals[k]) + 1);
   *bytes = total;
   return (uint32_t)crc;
@@ -87,12 +94,17 @@ lm_status lmt_checkpoint_write(lm_model *m, const char *path) {
   if (!run)
     return lm_fail(ctx, LM_ERR_STATE, "checkpoint: a training checkpoint is written during fit");
   lm_optimizer *opt = t->opt;
-  int nw = n_weights(m), n_slots = 0;
+  int nw = n_weights(m), n_slots = 0, n_best = 0;
   for (int i = 0; i < opt->n_params * 3; i++) n_slots += opt->slots[i] != NULL;
+  for (int i = 0; i < run->n_cbs; i++) {
+    int64_t nb;
+    n_best += lmt_es_best_weights(run->cbs[i], &nb) != NULL;
+  }
+  n_slots += n_best; /* the views and their names are shared with the slots' */
   int n = nw + n_slots + 1;
   named *ts = lm_alloc(ctx, sizeof *ts * (size_t)n);
   lm_tensor *views = lm_alloc(ctx, sizeof *views * (size_t)(n_slots + 1));
-  char *slot_names = lm_alloc(ctx, (size_t)(n_slots + 1) * 48);
+  char *slot_names = lm_alloc(ctx, (size_t)(n_slots + 1) * NAME_LEN);
   lm_tensor *order = lmt_new(ctx, LM_INT32, 1, &run->n_train);
   const char **names = lm_alloc(ctx, sizeof *names * (size_t)n);
   lm_tensor **tensors = lm_alloc(ctx, sizeof *tensors * (size_t)n);
@@ -110,8 +122,8 @@ lm_status lmt_checkpoint_write(lm_model *m, const char *path) {
   for (int i = 0; i < opt->n_params; i++)
     for (int s = 0; s < 3; s++) {
       if (!opt->slots[3 * i + s]) continue;
-      char *nm = slot_names + (size_t)v * 48;
-      snprintf(nm, 48, "optimizer/%d/%d", i, s);
+      char *nm = slot_names + (size_t)v * NAME_LEN;
+      snprintf(nm, NAME_LEN, "optimizer/%d/%d", i, s);
       lm_tensor *view = &views[v++];
       view->dtype = LM_FLOAT32;
       view->ndim = 1;
@@ -119,6 +131,20 @@ lm_status lmt_checkpoint_write(lm_model *m, const char *path) {
       view->data = opt->slots[3 * i + s];
       ts[k++] = (named){nm, view};
     }
+  for (int i = 0, rank = 0; i < run->n_cbs; i++) {
+    int64_t nb = 0;
+    float *best = lmt_es_best_weights(run->cbs[i], &nb);
+    rank += lmt_es_wants_best_weights(run->cbs[i]) ? 1 : 0;
+    if (!best) continue;
+    char *nm = slot_names + (size_t)v * NAME_LEN;
+    snprintf(nm, NAME_LEN, "callbacks/EarlyStopping/%d/best_weights", rank - 1);
+    lm_tensor *view = &views[v++];
+    view->dtype = LM_FLOAT32;
+    view->ndim = 1;
+    view->shape[0] = view->size = nb;
+    view->data = best;
+    ts[k++] = (named){nm, view};
+  }
   int32_t *o = order->data;
   for (int64_t i = 0; i < run->n_train; i++) o[i] = (int32_t)run->idx[i];
   ts[k++] = (named){"fit/order", order};
@@ -140,12 +166,13 @@ lm_status lmt_checkpoint_write(lm_model *m, const char *path) {
                 (unsigned long long)ctx->rng[1], (unsigned long long)ctx->rng[2],
                 (unsigned long long)ctx->rng[3]);
   put_state(&vals[11], run);
+  lm_buf_puts(&vals[K_STOPPED], t->stop_training ? "1" : "0");
   const char *cv[N_META];
   for (int i = 0; i < N_CRC_META; i++) cv[i] = vals[i].data ? vals[i].data : "";
   uint64_t bytes;
   uint32_t crc = checksum(ts, n, cv, &bytes);
-  lm_buf_printf(&vals[12], "%llu", (unsigned long long)bytes);
-  lm_buf_printf(&vals[13], "%08x", (unsigned)crc);
+  lm_buf_printf(&vals[K_BYTES], "%llu", (unsigned long long)bytes);
+  lm_buf_printf(&vals[K_CRC], "%08x", (unsigned)crc);
   for (int i = 0; i < N_META; i++)
     if (vals[i].oom) st = LM_ERR_NOMEM;
   if (st) goto done;
@@ -181,7 +208,8 @@ static lms_file *read_checked(lm_ctx *ctx, const char *path) {
   const char *fmt = lms_meta(f, "format");
   const char *vals[N_META];
   bool all = true;
-  for (int k = 0; k < N_META; k++) all = (vals[k] = lms_meta(f, meta_keys[k])) != NULL && all;
+  for (int k = 0; k < N_META; k++)
+    all = ((vals[k] = lms_meta(f, meta_keys[k])) != NULL || optional_key(k)) && all;
   if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0 || !all) {
     lm_fail(ctx, LM_ERR_FORMAT,
             "'%s' is not a lamina training checkpoint (metadata format \"%s\" or keys missing); "
@@ -202,11 +230,11 @@ static lms_file *read_checked(lm_ctx *ctx, const char *path) {
   char want_crc[16], want_bytes[32];
   snprintf(want_crc, sizeof want_crc, "%08x", (unsigned)crc);
   snprintf(want_bytes, sizeof want_bytes, "%llu", (unsigned long long)bytes);
-  if (strcmp(want_bytes, vals[12]) != 0 || strcmp(want_crc, vals[13]) != 0) {
+  if (strcmp(want_bytes, vals[K_BYTES]) != 0 || strcmp(want_crc, vals[K_CRC]) != 0) {
     lm_fail(ctx, LM_ERR_FORMAT,
             "checkpoint '%s' is corrupt and was not loaded: its data has %s bytes with CRC-32 %s "
             "but the metadata says %s bytes with CRC-32 %s",
-            path, want_bytes, want_crc, vals[12], vals[13]);
+            path, want_bytes, want_crc, vals[K_BYTES], vals[K_CRC]);
     lms_free(ctx, f);
     return NULL;
   }
@@ -273,6 +301,20 @@ static lm_status check_fits(lm_model *m, const lms_file *f, const char *path,
   int epoch = atoi(lms_meta(f, "epoch"));
   if (b0 < 0 || b0 > run->n_train || epoch < 0)
     return lm_fail(ctx, LM_ERR_FORMAT, "checkpoint '%s': bad epoch or batch position", path);
+  for (int i = 0, rank = 0; i < run->n_cbs; i++) {
+    if (!lmt_es_wants_best_weights(run->cbs[i])) continue;
+    char nm[64];
+    snprintf(nm, sizeof nm, "callbacks/EarlyStopping/%d/best_weights", rank++);
+    const lm_tensor *bw = lms_get(f, nm);
+    int64_t total = 0;
+    for (int l = 0; l < m->n_layers; l++)
+      for (int j = 0; j < m->layers[l]->n_weights; j++) total += m->layers[l]->weights[j].t->size;
+    if (bw && (bw->dtype != LM_FLOAT32 || bw->size != total))
+      return lm_fail(ctx, LM_ERR_FORMAT,
+                     "cannot resume from '%s': tensor %s has %lld values but the model has %lld "
+                     "weights",
+                     path, nm, (long long)bw->size, (long long)total);
+  }
   if (b0 > 0 && b0 % run->params.batch_size != 0 && b0 != run->n_train)
     return lm_fail(ctx, LM_ERR_ARG,
                    "cannot resume from '%s': it stopped at sample %lld of an epoch, which is not a "
@@ -366,7 +408,16 @@ lm_status lmt_checkpoint_resume(lm_model *m, const char *path, lmt_fit_run *run,
     run->next_b0 = atoll(lms_meta(f, "batch_start"));
     run->seen = atoll(lms_meta(f, "seen"));
     *epoch = atoi(lms_meta(f, "epoch"));
+    const char *stopped = lms_meta(f, "stopped");
+    run->resume_stopped = stopped && strcmp(stopped, "1") == 0;
     st = restore_callbacks(ctx, saved, run, path);
+    for (int i = 0, rank = 0; !st && i < run->n_cbs; i++) {
+      if (!lmt_es_wants_best_weights(run->cbs[i])) continue;
+      char nm[64];
+      snprintf(nm, sizeof nm, "callbacks/EarlyStopping/%d/best_weights", rank++);
+      const lm_tensor *bw = lms_get(f, nm);
+      if (bw) st = lmt_es_set_best_weights(run->cbs[i], bw->data, bw->size);
+    }
   }
   lmj_free(ctx, saved);
   lms_free(ctx, f);

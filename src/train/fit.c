@@ -460,6 +460,8 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
   if (!st && o.resume_from) {
     st = lmt_checkpoint_resume(m, o.resume_from, &run, &start_epoch);
     resumed_mid_epoch = !st && run.next_b0 > 0;
+    /* written after a callback (EarlyStopping) stopped training: nothing is left to run */
+    if (!st && run.resume_stopped) start_epoch = o.epochs;
   }
   for (int epoch = start_epoch; !st && epoch < o.epochs; epoch++) {
     run.epoch = epoch;
