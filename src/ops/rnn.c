@@ -156,6 +156,24 @@ int lmo_rnn_node(lmg_graph *g, const lm_op *op, int x, int w, int r, int b, int 
   return lmg_op(g, op, k, in, &init);
 }
 
+static bool is_rnn(const lmg_node *n) {
+  return n->kind == LMG_OP && (n->op == &lmo_op_lstm || n->op == &lmo_op_simple_rnn);
+}
+
+int lmo_rnn_mask_source(lmg_graph *g, int x) {
+  const lmg_node *n = lmg_at(g, x);
+  if (n->kind == LMG_OP && n->op == &lmo_op_slice && is_rnn(lmg_in(g, n, 0)) &&
+      lmg_in(g, n, 0)->iarg[RNN_STATE]) {
+    bool seq_part = n->iarg[0] == 1 && n->iarg[1] == 0 && lmg_in(g, n, 0)->iarg[RNN_SEQ];
+    if (!seq_part) return -1;
+    n = lmg_in(g, n, 0);
+  } else if (!is_rnn(n)) {
+    return -2;
+  }
+  if (!n->iarg[RNN_SEQ] || !n->iarg[RNN_MASK]) return -1;
+  return n->in[n->iarg[RNN_BIAS] ? 4 : 3];
+}
+
 static bool rate_on(float rate) { return rate > 0.0f && rate < 1.0f; }
 
 /* Offsets (in floats) of the workspace regions, in lmo_rnn order. */

@@ -42,6 +42,12 @@ typedef struct lmo_rnn {
   float *Z, *dZ, *Hp, *extra, *state, *dstate, *tmp, *RT, *colsum, *dpm, *rdm, *xt, *xm, *hm;
 } lmo_rnn;
 
+/* Keras mask propagation at graph level: for node x made by lstm or
+ * simple_rnn (or the slice of its sequence output under return_state), the
+ * mask ids node its sequence output carries (-1 for none: a last output or a
+ * state); -2 when x is no such node. */
+int lmo_rnn_mask_source(lmg_graph *g, int x);
+
 /* The op node (shared by lmo_lstm and lmo_simple_rnn). */
 int lmo_rnn_node(lmg_graph *g, const lm_op *op, int x, int w, int r, int b, int mask,
                  const lmo_rnn_args *a, const lmo_rnn_more *more, int n_states);
