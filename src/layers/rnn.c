@@ -135,12 +135,10 @@ lm_status lml_rnn_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape 
   return LM_OK;
 }
 
-/* Rows [start, start + len) of the packed (N, rows, U) output, as (N, len, U)
- * or, when flat, (N, U). */
-static int unpack(lmg_graph *g, int y, int64_t start, int64_t len, bool flat, int U) {
-  int s = lmo_slice(g, y, 1, start, len);
+/* Row j of the packed (N, k + S, U) output as (N, U). */
+static int packed_row(lmg_graph *g, int y, int64_t j, int U) {
   int64_t shape[1] = {U};
-  return flat ? lmo_reshape(g, s, 1, shape) : s;
+  return lmo_reshape(g, lmo_slice(g, y, 1, j, 1), 1, shape);
 }
 
 lm_status lml_rnn_emit(lm_layer *l, lmg_graph *g, const int *in, int *out, lml_rnn_op_fn op) {
@@ -157,16 +155,11 @@ lm_status lml_rnn_emit(lm_layer *l, lmg_graph *g, const int *in, int *out, lml_r
     out[0] = y;
     return LM_OK;
   }
-  int64_t T = lmg_at(g, in[0])->shape[1], S = c->return_sequences ? T : 1;
-  if (c->return_sequences && T == LM_NONE)
-    return lm_fail(g->ctx, LM_ERR_SHAPE,
-                   "%s: return_state with return_sequences needs a known number of timesteps",
-                   l->name);
-  out[0] = unpack(g, y, 0, S, !c->return_sequences, c->units);
-  for (int k = 0; k < c->n_states; k++)
-    out[k + 1] = unpack(g, y, S + k, 1, true, c->units);
-  for (int k = 0; k <= c->n_states; k++)
-    if (out[k] < 0) return g->ctx->err;
+  int k = c->n_states;
+  out[0] = c->return_sequences ? lmo_rnn_seq(g, y, k) : packed_row(g, y, k, c->units);
+  for (int j = 0; j < k; j++) out[j + 1] = packed_row(g, y, j, c->units);
+  for (int j = 0; j <= k; j++)
+    if (out[j] < 0) return g->ctx->err;
   return LM_OK;
 }
 

@@ -6,7 +6,7 @@
  * Output (N, U), or (N, T, U) with return_sequences; with go_backwards the
  * steps run from T-1 down to 0 and the sequence output keeps that order
  * (Keras 2.2.4). A masked step keeps h and c and outputs the previous h.
- * return_state appends the final h and c as two more rows (src/ops/rnn.h);
+ * return_state puts the final h and c first, as two more rows (src/ops/rnn.h);
  * dropout and recurrent_dropout use four masks each, one per gate (Keras
  * 2.2.4, implementation=1).
  *
@@ -71,8 +71,8 @@ static void fwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
     const float *h = h0 + (size_t)(i - lo) * U, *c = c0 + (size_t)(i - lo) * U;
     if (!n->iarg[RNN_SEQ]) memcpy(n->val + lmo_rnn_out_row(r, i, 0), h, sizeof(float) * U);
     if (n->iarg[RNN_STATE]) {
-      memcpy(n->val + lmo_rnn_out_row(r, i, r->S), h, sizeof(float) * (size_t)U);
-      memcpy(n->val + lmo_rnn_out_row(r, i, r->S + 1), c, sizeof(float) * (size_t)U);
+      memcpy(n->val + lmo_rnn_state_row(r, i, 0), h, sizeof(float) * (size_t)U);
+      memcpy(n->val + lmo_rnn_state_row(r, i, 1), c, sizeof(float) * (size_t)U);
     }
   }
 }
@@ -99,8 +99,8 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
       for (int u = 0; u < U; u++) dh[u] += n->grad[lmo_rnn_out_row(r, i, 0) + u];
     if (n->iarg[RNN_STATE])
       for (int u = 0; u < U; u++) {
-        dh[u] += n->grad[lmo_rnn_out_row(r, i, r->S) + u];
-        dc[u] += n->grad[lmo_rnn_out_row(r, i, r->S + 1) + u];
+        dh[u] += n->grad[lmo_rnn_state_row(r, i, 0) + u];
+        dc[u] += n->grad[lmo_rnn_state_row(r, i, 1) + u];
       }
   }
   for (int s = T - 1; s >= 0; s--) {

@@ -162,16 +162,63 @@ static bool is_rnn(const lmg_node *n) {
 
 int lmo_rnn_mask_source(lmg_graph *g, int x) {
   const lmg_node *n = lmg_at(g, x);
-  if (n->kind == LMG_OP && n->op == &lmo_op_slice && is_rnn(lmg_in(g, n, 0)) &&
-      lmg_in(g, n, 0)->iarg[RNN_STATE]) {
-    bool seq_part = n->iarg[0] == 1 && n->iarg[1] == 0 && lmg_in(g, n, 0)->iarg[RNN_SEQ];
-    if (!seq_part) return -1;
-    n = lmg_in(g, n, 0);
-  } else if (!is_rnn(n)) {
+  if (n->kind == LMG_OP && n->op == &lmo_op_rnn_seq && is_rnn(lmg_in(g, n, 0)))
+    n = lmg_in(g, n, 0); /* the sequence output under return_state */
+  else if (n->kind == LMG_OP && n->op == &lmo_op_slice && is_rnn(lmg_in(g, n, 0)))
+    return -1; /* a state, or the last output */
+  else if (!is_rnn(n))
     return -2;
-  }
   if (!n->iarg[RNN_SEQ] || !n->iarg[RNN_MASK]) return -1;
   return n->in[n->iarg[RNN_BIAS] ? 4 : 3];
+}
+
+/* ---- rnn_seq: drop the k state rows in front of the sequence output ---- */
+
+static lm_status rnn_seq_infer(lmg_graph *g, lmg_node *n) {
+  const lmg_node *x = lmg_in(g, n, 0);
+  int k = n->iarg[0];
+  if (x->dtype != LM_FLOAT32 || x->ndim != 3 || k < 0 ||
+      (x->shape[1] != LM_NONE && x->shape[1] < k)) {
+    char sx[128];
+    lm_shape_str(x->ndim, x->shape, sx, sizeof sx);
+    return lm_fail(g->ctx, LM_ERR_SHAPE, "rnn_seq: cannot drop %d rows of axis 1 from %s", k,
+                   sx);
+  }
+  n->dtype = LM_FLOAT32;
+  n->ndim = 3;
+  memcpy(n->shape, x->shape, sizeof n->shape);
+  if (x->shape[1] != LM_NONE) n->shape[1] = x->shape[1] - k;
+  return LM_OK;
+}
+
+static void rnn_seq_forward(lmg_graph *g, lmg_node *n) {
+  const lmg_node *x = lmg_in(g, n, 0);
+  int64_t N = x->shape[0], rows = x->shape[1], U = x->shape[2], k = n->iarg[0];
+  size_t len = sizeof(float) * (size_t)((rows - k) * U);
+  for (int64_t i = 0; i < N; i++)
+    memcpy(n->val + i * (rows - k) * U, x->val + (i * rows + k) * U, len);
+}
+
+static void rnn_seq_backward(lmg_graph *g, lmg_node *n) {
+  lmg_node *x = lmg_in(g, n, 0);
+  if (!x->grad) return;
+  int64_t N = x->shape[0], rows = x->shape[1], U = x->shape[2], k = n->iarg[0];
+  int64_t len = (rows - k) * U;
+  for (int64_t i = 0; i < N; i++) {
+    float *dx = x->grad + (i * rows + k) * U;
+    const float *dy = n->grad + i * len;
+    for (int64_t j = 0; j < len; j++) dx[j] += dy[j];
+  }
+}
+
+const lm_op lmo_op_rnn_seq = {"rnn_seq", rnn_seq_infer, rnn_seq_forward, rnn_seq_backward, NULL};
+
+int lmo_rnn_seq(lmg_graph *g, int x, int k) {
+  if (x < 0) return -1;
+  lmg_node init;
+  memset(&init, 0, sizeof init);
+  init.iarg[0] = k;
+  return lmg_op(g, &lmo_op_rnn_seq, 1, &x, &init);
 }
 
 static bool rate_on(float rate) { return rate > 0.0f && rate < 1.0f; }
@@ -221,7 +268,8 @@ lmo_rnn lmo_rnn_get(lmg_graph *g, lmg_node *n, int gates, int groups, int n_extr
   r.N = (int)x->shape[0], r.T = (int)x->shape[1], r.D = (int)x->shape[2];
   r.U = (int)rk->shape[0], r.G = gates * r.U, r.groups = groups, r.n_states = n_states;
   r.S = n->iarg[RNN_SEQ] ? r.T : 1;
-  r.rows = r.S + n->iarg[RNN_STATE];
+  r.k = n->iarg[RNN_STATE];
+  r.rows = r.S + r.k;
   r.drop_in = (n->iarg[RNN_DROP] & 1) != 0;
   r.drop_rec = (n->iarg[RNN_DROP] & 2) != 0;
   r.x = x->val, r.W = lmg_in(g, n, 1)->val, r.R = rk->val;

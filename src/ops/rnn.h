@@ -6,9 +6,11 @@
  * bias (G) when iarg[RNN_BIAS] and the mask ids (N, T) when iarg[RNN_MASK];
  * G = gates * U columns. farg[0] is dropout, farg[1] recurrent_dropout.
  *
- * Output rows per sample: S = T (return_sequences) or 1, then, with
- * iarg[RNN_STATE] = k > 0 (return_state), the k final states (h, then c for
- * the LSTM): the node is (N, S + k, U) and the layer slices it. */
+ * Output rows per sample: with iarg[RNN_STATE] = k > 0 (return_state) first
+ * the k final states (h, then c for the LSTM), then the S = T
+ * (return_sequences) or 1 output rows: the node is (N, k + S, U) and the
+ * layer takes it apart with slices and lmo_rnn_seq (S may be unknown while
+ * building). */
 #ifndef LM_OPS_RNN_H
 #define LM_OPS_RNN_H
 
@@ -29,6 +31,7 @@ typedef struct lmo_rnn {
   int N, T, D, U, G;
   int groups;     /* dropout mask groups: column blocks of G with their own masks */
   int S, rows;    /* output steps per sample; rows per sample in the node's value */
+  int k;          /* state rows before the outputs (return_state) */
   int n_states;   /* states carried from step to step (h; h and c) */
   bool drop_in, drop_rec;
   const float *x, *W, *R, *bias;
@@ -47,6 +50,11 @@ typedef struct lmo_rnn {
  * mask ids node its sequence output carries (-1 for none: a last output or a
  * state); -2 when x is no such node. */
 int lmo_rnn_mask_source(lmg_graph *g, int x);
+
+/* rnn_seq: x (N, k + S, U) -> (N, S, U), the sequence output of a
+ * recurrent node with k state rows. */
+int lmo_rnn_seq(lmg_graph *g, int x, int k);
+extern const lm_op lmo_op_rnn_seq;
 
 /* The op node (shared by lmo_lstm and lmo_simple_rnn). */
 int lmo_rnn_node(lmg_graph *g, const lm_op *op, int x, int w, int r, int b, int mask,
@@ -75,7 +83,11 @@ static inline int64_t lmo_rnn_ws_row(const lmo_rnn *r, int i, int t) {
 }
 /* Output row of sample i at step s of the node value (N, rows, U). */
 static inline int64_t lmo_rnn_out_row(const lmo_rnn *r, int i, int s) {
-  return ((int64_t)i * r->rows + s) * r->U;
+  return ((int64_t)i * r->rows + r->k + s) * r->U;
+}
+/* Offset of state j (h, c) of sample i (return_state). */
+static inline int64_t lmo_rnn_state_row(const lmo_rnn *r, int i, int j) {
+  return ((int64_t)i * r->rows + j) * r->U;
 }
 /* Run rows(n, r, lo, hi) over the batch split in chunks of whole row pairs,
  * one chunk per thread (g->threads, when the work is large enough): the rows

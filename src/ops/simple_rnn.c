@@ -47,7 +47,7 @@ static void fwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
     const float *h = h0 + (size_t)(i - lo) * U;
     if (!n->iarg[RNN_SEQ]) memcpy(n->val + lmo_rnn_out_row(r, i, 0), h, sizeof(float) * U);
     if (n->iarg[RNN_STATE])
-      memcpy(n->val + lmo_rnn_out_row(r, i, r->S), h, sizeof(float) * (size_t)U);
+      memcpy(n->val + lmo_rnn_state_row(r, i, 0), h, sizeof(float) * (size_t)U);
   }
 }
 
@@ -66,7 +66,7 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
     if (!n->iarg[RNN_SEQ])
       for (int u = 0; u < U; u++) dh[u] += n->grad[lmo_rnn_out_row(r, i, 0) + u];
     if (n->iarg[RNN_STATE])
-      for (int u = 0; u < U; u++) dh[u] += n->grad[lmo_rnn_out_row(r, i, r->S) + u];
+      for (int u = 0; u < U; u++) dh[u] += n->grad[lmo_rnn_state_row(r, i, 0) + u];
   }
   for (int s = T - 1; s >= 0; s--) {
     int t = n->iarg[RNN_BACK] ? T - 1 - s : s;
