@@ -79,8 +79,7 @@ static void fwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
 
 static void lstm_forward(lmg_graph *g, lmg_node *n) {
   lmo_rnn r = get(g, n);
-  lmo_rnn_begin(g, n, &r);
-  lmo_rnn_run(g, n, &r, fwd_rows);
+  lmo_rnn_forward(g, n, &r, fwd_rows);
 }
 
 /* Rows [lo, hi) backward through all steps: dZ from dh, dc. */
@@ -90,7 +89,7 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
   size_t NTU = (size_t)r->N * (size_t)T * (size_t)U;
   const float *Cp = r->extra, *Tc = r->extra + NTU;
   float *dh0 = r->dstate + (size_t)lo * U, *dc0 = r->dstate + ((size_t)r->N + lo) * U;
-  float *dh2 = r->tmp + (size_t)lo * U;
+  float *scratch = r->tmp + (size_t)lo * U; /* free until lmo_rnn_rec_bwd */
   for (int i = lo; i < hi; i++) {
     float *dh = dh0 + (size_t)(i - lo) * U, *dc = dc0 + (size_t)(i - lo) * U;
     memset(dh, 0, sizeof(float) * (size_t)U);
@@ -119,8 +118,8 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
       }
       const float *z = r->Z + it * G, *tc = Tc + it * U, *cp = Cp + it * U;
       /* derivatives through the activated gates, in place in dz; d act(c)
-       * through tc in dh2's row (free until the recurrent product) */
-      float *dtc = dh2 + (size_t)(i - lo) * U;
+       * through tc in the scratch row */
+      float *dtc = scratch + (size_t)(i - lo) * U;
       lmk_rnn_act_d(rec, 2 * U, z, dz);
       lmk_rnn_act_d(act, U, z + 2 * U, dz + 2 * U);
       lmk_rnn_act_d(rec, U, z + 3 * U, dz + 3 * U);
@@ -135,19 +134,13 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
         dc[u] = dct * fg[u];
       }
     }
-    if (s == 0) break;
-    lmo_rnn_rec_bwd(r, lo, hi, t, dh2);
-    for (int i = lo; i < hi; i++)
-      if (!lmo_rnn_masked(r->mask, (int64_t)i * T + t))
-        memcpy(dh0 + (size_t)(i - lo) * U, dh2 + (size_t)(i - lo) * U, sizeof(float) * U);
+    if (s > 0) lmo_rnn_rec_bwd(r, lo, hi, t, dh0);
   }
 }
 
 static void lstm_backward(lmg_graph *g, lmg_node *n) {
   lmo_rnn r = get(g, n);
-  lmo_rnn_back_begin(&r);
-  lmo_rnn_run(g, n, &r, bwd_rows);
-  lmo_rnn_param_grads(g, n, &r);
+  lmo_rnn_backward(g, n, &r, bwd_rows);
 }
 
 const lm_op lmo_op_lstm = {"lstm", lstm_infer, lstm_forward, lstm_backward, lstm_ws};

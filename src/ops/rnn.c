@@ -381,22 +381,26 @@ void lmo_rnn_back_begin(lmo_rnn *r) {
     for (int j = 0; j < G; j++) r->RT[(size_t)j * U + u] = r->R[(size_t)u * G + j];
 }
 
-void lmo_rnn_rec_bwd(const lmo_rnn *r, int lo, int hi, int t, float *out) {
+void lmo_rnn_rec_bwd(const lmo_rnn *r, int lo, int hi, int t, float *dh) {
   int m = hi - lo, U = r->U, G = r->G, lda = G;
   const float *dz = r->dZ + ((int64_t)t * r->N + lo) * G;
+  float *out = r->tmp + (size_t)lo * U; /* the rows' own part */
   memset(out, 0, sizeof(float) * (size_t)m * (size_t)U);
   if (!r->drop_rec) {
     lmk_rowmm(m, U, G, dz, lda, r->RT, U, out, U);
-    return;
+  } else {
+    int W = G / r->groups;
+    float *part = r->tmp + ((size_t)r->N + (size_t)lo) * (size_t)U;
+    for (int q = 0; q < r->groups; q++) {
+      const float *msk = r->rdm + ((size_t)q * (size_t)r->N + (size_t)lo) * (size_t)U;
+      memset(part, 0, sizeof(float) * (size_t)m * (size_t)U);
+      lmk_rowmm(m, U, W, dz + q * W, lda, r->RT + (size_t)q * W * U, U, part, U);
+      for (int64_t k = 0; k < (int64_t)m * U; k++) out[k] += part[k] * msk[k];
+    }
   }
-  int W = G / r->groups;
-  float *part = r->tmp + ((size_t)r->N + (size_t)lo) * (size_t)U;
-  for (int q = 0; q < r->groups; q++) {
-    const float *msk = r->rdm + ((size_t)q * (size_t)r->N + (size_t)lo) * (size_t)U;
-    memset(part, 0, sizeof(float) * (size_t)m * (size_t)U);
-    lmk_rowmm(m, U, W, dz + q * W, lda, r->RT + (size_t)q * W * U, U, part, U);
-    for (int64_t k = 0; k < (int64_t)m * U; k++) out[k] += part[k] * msk[k];
-  }
+  for (int i = lo; i < hi; i++)
+    if (!lmo_rnn_masked(r->mask, (int64_t)i * r->T + t))
+      memcpy(dh + (size_t)(i - lo) * U, out + (size_t)(i - lo) * U, sizeof(float) * (size_t)U);
 }
 
 void lmo_rnn_run(const lmg_graph *g, lmg_node *n, const lmo_rnn *r, lmo_rnn_rows_fn rows) {
@@ -410,6 +414,17 @@ void lmo_rnn_run(const lmg_graph *g, lmg_node *n, const lmo_rnn *r, lmo_rnn_rows
     int lo = 2 * (int)((int64_t)pairs * c / nc), hi = 2 * (int)((int64_t)pairs * (c + 1) / nc);
     rows(n, r, lo, hi < r->N ? hi : r->N);
   }
+}
+
+void lmo_rnn_forward(lmg_graph *g, lmg_node *n, lmo_rnn *r, lmo_rnn_rows_fn rows) {
+  lmo_rnn_begin(g, n, r);
+  lmo_rnn_run(g, n, r, rows);
+}
+
+void lmo_rnn_backward(lmg_graph *g, lmg_node *n, lmo_rnn *r, lmo_rnn_rows_fn rows) {
+  lmo_rnn_back_begin(r);
+  lmo_rnn_run(g, n, r, rows);
+  lmo_rnn_param_grads(g, n, r);
 }
 
 /* colsum (G) = sum over the N*T rows of dZ, in blocks of 256 rows summed in

@@ -71,8 +71,9 @@ void lmo_rnn_begin(lmg_graph *g, lmg_node *n, lmo_rnn *r);
 /* Rows [lo, hi) at time t: Z += h . R (h the rows' current state, masked per
  * group with recurrent dropout). */
 void lmo_rnn_rec_fwd(const lmo_rnn *r, int lo, int hi, int t, const float *h);
-/* Rows [lo, hi) at time t: out (rows, U) = dZ . R^T (masked per group). */
-void lmo_rnn_rec_bwd(const lmo_rnn *r, int lo, int hi, int t, float *out);
+/* Rows [lo, hi) at time t: dh of the rows whose step t is not masked
+ * becomes dZ . R^T (masked per group); masked steps pass dh through. */
+void lmo_rnn_rec_bwd(const lmo_rnn *r, int lo, int hi, int t, float *dh);
 /* Backward epilogue: R^T for lmo_rnn_rec_bwd is made by lmo_rnn_back_begin;
  * lmo_rnn_param_grads adds dW, dR, db and dx from dZ and Hp. */
 void lmo_rnn_back_begin(lmo_rnn *r);
@@ -95,5 +96,9 @@ static inline int64_t lmo_rnn_state_row(const lmo_rnn *r, int i, int j) {
  * synchronisation, and the split depends only on the thread count. */
 typedef void (*lmo_rnn_rows_fn)(lmg_node *n, const lmo_rnn *r, int lo, int hi);
 void lmo_rnn_run(const lmg_graph *g, lmg_node *n, const lmo_rnn *r, lmo_rnn_rows_fn rows);
+/* The whole forward (lmo_rnn_begin, then rows over the chunks) and backward
+ * (R^T, rows over the chunks, then the parameter gradients) of an op. */
+void lmo_rnn_forward(lmg_graph *g, lmg_node *n, lmo_rnn *r, lmo_rnn_rows_fn rows);
+void lmo_rnn_backward(lmg_graph *g, lmg_node *n, lmo_rnn *r, lmo_rnn_rows_fn rows);
 
 #endif

@@ -53,13 +53,12 @@ static void fwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
 
 static void srnn_forward(lmg_graph *g, lmg_node *n) {
   lmo_rnn r = get(g, n);
-  lmo_rnn_begin(g, n, &r);
-  lmo_rnn_run(g, n, &r, fwd_rows);
+  lmo_rnn_forward(g, n, &r, fwd_rows);
 }
 
 static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
   int T = r->T, U = r->U, act = lmo_rnn_kind(n->iarg[RNN_ACT]);
-  float *dh0 = r->dstate + (size_t)lo * U, *dh2 = r->tmp + (size_t)lo * U;
+  float *dh0 = r->dstate + (size_t)lo * U;
   for (int i = lo; i < hi; i++) {
     float *dh = dh0 + (size_t)(i - lo) * U;
     memset(dh, 0, sizeof(float) * (size_t)U);
@@ -84,19 +83,13 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
       lmk_rnn_act_d(act, U, r->Z + it * U, dz);
       for (int u = 0; u < U; u++) dz[u] *= dh[u];
     }
-    if (s == 0) break;
-    lmo_rnn_rec_bwd(r, lo, hi, t, dh2);
-    for (int i = lo; i < hi; i++)
-      if (!lmo_rnn_masked(r->mask, (int64_t)i * T + t))
-        memcpy(dh0 + (size_t)(i - lo) * U, dh2 + (size_t)(i - lo) * U, sizeof(float) * U);
+    if (s > 0) lmo_rnn_rec_bwd(r, lo, hi, t, dh0);
   }
 }
 
 static void srnn_backward(lmg_graph *g, lmg_node *n) {
   lmo_rnn r = get(g, n);
-  lmo_rnn_back_begin(&r);
-  lmo_rnn_run(g, n, &r, bwd_rows);
-  lmo_rnn_param_grads(g, n, &r);
+  lmo_rnn_backward(g, n, &r, bwd_rows);
 }
 
 const lm_op lmo_op_simple_rnn = {"simple_rnn", srnn_infer, srnn_forward, srnn_backward, srnn_ws};
