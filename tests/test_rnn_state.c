@@ -124,6 +124,12 @@ static void test_summary_save_load(void **state) {
   assert_int_equal(lm_model_predict(m2, &dx, 2, &p2), LM_OK);
   assert_memory_equal(lm_tensor_f32(p1), lm_tensor_f32(p2), 4 * 2 * 16);
   remove(path);
+  /* Keras: multi-output layers only in the functional API */
+  lm_model *sq = lm_sequential_new(ctx, NULL);
+  lm_layer *l = lm_layer_lstm(ctx, 2, &(lm_rnn_opts){.return_state = true});
+  lm_layer_set_input_shape(l, 2, (int64_t[]){3, 2}, LM_FLOAT32);
+  assert_int_equal(lm_sequential_add(sq, l), LM_ERR_ARG);
+  assert_non_null(strstr(lm_errmsg(ctx), "single output tensor"));
   lm_ctx_free(ctx);
 }
 

@@ -268,6 +268,11 @@ lm_status lm_sequential_add(lm_model *m, lm_layer *layer) {
   } else {
     x = m->outputs[0];
   }
+  if (lml_n_outputs(layer) != 1)
+    return lm_fail(ctx, LM_ERR_ARG,
+                   "All layers in a Sequential model should have a single output tensor. For "
+                   "multi-output layers, use the functional API. (layer %s)",
+                   layer->name);
   lm_sym *y = lml_call(layer, 1, &x);
   if (!y) return ctx->err;
   if (set_syms(m, &m->outputs, &m->n_outputs, &m->cap_outputs, 1, &y)) return LM_ERR_NOMEM;
