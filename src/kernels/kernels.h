@@ -31,6 +31,9 @@ float lmk_sigmoidf(float x);
  * packing: the small per-step products h . R of the recurrent ops. */
 void lmk_rowmm(int m, int n, int k, const float *A, int lda, const float *B, int ldb, float *C,
                int ldc);
+/* Test switch: mode bit 0 forces the generic (non-AVX2) builds of the rnn
+ * kernels. Returns the old mode. */
+int lmk_rnn_set_mode(int mode);
 /* Thread count for BLAS and OpenMP loops. */
 void lmk_set_threads(int n);
 int lmk_threads(void);

@@ -206,13 +206,26 @@ AVX2_FN static void rowmm_avx2(int m, int n, int k, const float *A, int lda, con
   }
 }
 
+static _Atomic int rnn_mode; /* bit 0: the generic build (tests) */
+
 static bool use_avx2(void) {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return !(rnn_mode & 1) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 #define PICK(generic, avx2) (use_avx2() ? (avx2) : (generic))
 #else
 #define PICK(generic, avx2) (generic)
 #endif
+
+int lmk_rnn_set_mode(int mode) {
+#ifdef RNN_X86
+  int old = rnn_mode;
+  rnn_mode = mode;
+  return old;
+#else
+  (void)mode;
+  return 0;
+#endif
+}
 
 typedef void (*act_fn)(int, int, const float *, float *);
 typedef void (*rowmm_fn)(int, int, int, const float *, int, const float *, int, float *, int);
