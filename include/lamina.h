@@ -100,6 +100,13 @@ const char *lm_sym_name(const lm_sym *s);     /* "dense_1/BiasAdd:0" style: "<la
 /* Calling a layer on symbolic tensors. Calling one layer twice shares its weights. */
 lm_sym *lm_layer_call(lm_layer *layer, lm_sym *x);
 lm_sym *lm_layer_call_n(lm_layer *layer, int n, lm_sym *const *xs);
+/* Layers with several outputs (LSTM/SimpleRNN with return_state): the calls
+ * above return the first output; lm_sym_output(y, i) gives output i of the
+ * call that made y (NULL past the last). lm_layer_call_multi writes up to
+ * max_out outputs and returns how many the call has (-1 on error):
+ *   lm_sym *o[3]; lm_layer_call_multi(lstm, 1, &x, 3, o);  // output, h, c */
+lm_sym *lm_sym_output(const lm_sym *y, int i);
+int lm_layer_call_multi(lm_layer *layer, int n, lm_sym *const *xs, int max_out, lm_sym **outs);
 
 const char *lm_layer_name(const lm_layer *l);
 const char *lm_layer_class(const lm_layer *l);

@@ -27,6 +27,7 @@
 #include "train/train.h"
 #include "ops/ops.h"
 #include "ops/conv_ops.h"
+#include "ops/rnn.h"
 #include "ops/spatial.h"
 #include "testutil.h"
 
@@ -248,6 +249,43 @@ static int b_seq_layer(lmg_graph *g, const int *in, const gc_case *c) {
     if (!lm_layer_call(l2, s1) || l2->cls->emit(l2, g, 1, &mid, &out) != LM_OK) return -1;
   }
   return out;
+}
+
+/* Recurrent ops with lmo_rnn_more (return_state, dropout masks fixed by the
+ * reseeded RNG). kind 0: lstm last output + states, dropout farg[0],
+ * recurrent_dropout farg[1]; 1: lstm sequences + states, go_backwards,
+ * masked by in[3], no bias; 2: simple_rnn sequences + state with dropout. */
+static int b_rnn_more(lmg_graph *g, const int *in, const gc_case *c) {
+  lmo_rnn_more more = {true, c->farg[0], c->farg[1]};
+  if (c->kind == 2) {
+    lmo_rnn_args a = {true, false, LMO_TANH, LMO_TANH};
+    return lmo_simple_rnn_ex(g, in[0], in[1], in[2], in[3], -1, &a, &more);
+  }
+  lmo_rnn_args a = {c->kind == 1, c->kind == 1, LMO_TANH, LMO_SIGMOID};
+  return lmo_lstm_ex(g, in[0], in[1], in[2], c->kind == 1 ? -1 : in[3],
+                     c->kind == 1 ? in[3] : -1, &a, &more);
+}
+static int b_rnn_seq(lmg_graph *g, const int *in, const gc_case *c) {
+  return lmo_rnn_seq(g, in[0], c->iarg[0]);
+}
+/* LSTM(2, return_state, dropout farg[0], recurrent_dropout farg[1]) layer,
+ * return_sequences when kind 1: its three outputs flattened and
+ * concatenated. */
+static int b_lstm_state_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  const lmg_node *x = lmg_at(g, in[0]);
+  lm_sym *s = lm_input(ctx, x->ndim - 1, x->shape + 1, x->dtype, NULL);
+  lm_rnn_opts o = {.return_sequences = c->kind == 1, .return_state = true,
+                   .recurrent_activation = "sigmoid", .dropout = c->farg[0],
+                   .recurrent_dropout = c->farg[1]};
+  lm_layer *l = lm_layer_lstm(ctx, 2, &o);
+  lm_sym *ys[3];
+  int outs[LML_MAX_OUTPUTS];
+  if (lm_layer_call_multi(l, 1, &s, 3, ys) != 3 || l->cls->emit(l, g, 1, in, outs) != LM_OK)
+    return -1;
+  int64_t flat[1] = {-1};
+  int parts[3] = {lmo_reshape(g, outs[0], 1, flat), outs[1], outs[2]};
+  return lmo_concat(g, 3, parts, 1);
 }
 
 /* ---- depthwise, pointwise, pad2d, upsample2d, relu_ex and their layers
@@ -721,6 +759,24 @@ static const gc_case cases[] = {
      .in = {IN(-1, 1, 2, 3, 4)}},
     {"layer/time_distributed conv1d", NULL, b_rnn_wrap_layer, .kind = 8, .n_in = 1,
      .in = {IN(-1, 1, 2, 3, 4, 2)}},
+    {"lstm/return_state, dropout masks (training)", "lstm", b_rnn_more, .kind = 0,
+     .farg = {0.3f, 0.4f}, .n_in = 4, .training = true,
+     .in = {IN(-1, 1, 3, 4, 3), PAR(-0.5, 0.5, 3, 8), PAR(-0.5, 0.5, 2, 8),
+            PAR(-0.5, 0.5, 8)}},
+    {"lstm/return_state, sequences, masked, go_backwards", "lstm", b_rnn_more, .kind = 1,
+     .n_in = 4,
+     .in = {IN(-1, 1, 3, 4, 3), PAR(-0.5, 0.5, 3, 8), PAR(-0.5, 0.5, 2, 8),
+            INDEX(LM_INT32, 2, 3, 4)}},
+    {"simple_rnn/return_state, dropout masks (training)", "simple_rnn", b_rnn_more, .kind = 2,
+     .farg = {0.5f, 0.5f}, .n_in = 4, .training = true,
+     .in = {IN(-1, 1, 3, 4, 2), PAR(-0.5, 0.5, 2, 3), PAR(-0.5, 0.5, 3, 3),
+            PAR(-0.5, 0.5, 3)}},
+    {"rnn_seq/drop 2 state rows", "rnn_seq", b_rnn_seq, .iarg = {2}, .n_in = 1,
+     .in = {IN(-1, 1, 2, 5, 3)}},
+    {"layer/lstm return_state, dropout (training)", NULL, b_lstm_state_layer, .kind = 0,
+     .farg = {0.25f, 0.25f}, .n_in = 1, .training = true, .in = {IN(-1, 1, 3, 4, 3)}},
+    {"layer/lstm return_sequences + return_state", NULL, b_lstm_state_layer, .kind = 1,
+     .n_in = 1, .in = {IN(-1, 1, 2, 3, 4)}},
     {"conv1d/valid, bias", "conv1d", b_conv1d, .iarg = {1, 1, 0}, .n_in = 3,
      .in = {IN(-1, 1, 2, 6, 3), PAR(-1, 1, 3, 3, 2), PAR(-1, 1, 2)}},
     {"conv1d/same, stride 2", "conv1d", b_conv1d, .iarg = {2, 1, 1}, .n_in = 2,

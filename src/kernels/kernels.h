@@ -18,6 +18,22 @@ void lmk_sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float a
 /* Test and bench switch for the portable gemm: bit 0 forces the generic
  * (non-AVX2) microkernel, bit 1 the stack-buffer path. Returns the old mode. */
 int lmk_gemm_set_mode(int mode);
+/* Recurrent-layer kernels (rnn.c). Activations of a row, y = act(x) (y may
+ * be x); the derivative written through the output y; tanh and sigmoid are
+ * vectorised approximations within ~3e-7 relative of libm (lmk_tanhf and
+ * lmk_sigmoidf are the same formulas one value at a time). */
+enum { LMK_LINEAR, LMK_TANH, LMK_SIGMOID, LMK_HARD_SIGMOID, LMK_RELU };
+void lmk_rnn_act(int kind, int n, const float *x, float *y);
+void lmk_rnn_act_d(int kind, int n, const float *y, float *d);
+float lmk_tanhf(float x);
+float lmk_sigmoidf(float x);
+/* C (m x n, row stride ldc) += A (m x k) . B (k x n), all row-major, without
+ * packing: the small per-step products h . R of the recurrent ops. */
+void lmk_rowmm(int m, int n, int k, const float *A, int lda, const float *B, int ldb, float *C,
+               int ldc);
+/* Test switch: mode bit 0 forces the generic (non-AVX2) builds of the rnn
+ * kernels. Returns the old mode. */
+int lmk_rnn_set_mode(int mode);
 /* Thread count for BLAS and OpenMP loops. */
 void lmk_set_threads(int n);
 int lmk_threads(void);

@@ -13,6 +13,7 @@ static void layer_destroy(lm_obj *o) {
   lm_ctx *ctx = l->ctx;
   for (int i = 0; i < l->n_calls; i++) {
     lm_dealloc(ctx, l->calls[i]->in);
+    lm_dealloc(ctx, l->calls[i]->outs);
     lm_dealloc(ctx, l->calls[i]);
   }
   lm_dealloc(ctx, l->calls);
@@ -80,26 +81,34 @@ static void sym_destroy(lm_obj *o) {
   lm_dealloc(s->ctx, s);
 }
 
-static lm_sym *sym_new(lm_ctx *ctx, const lm_shape *shape, lm_call *call) {
+static lm_sym *sym_new(lm_ctx *ctx, const lm_shape *shape, lm_call *call, int index) {
   lm_sym *s = lm_alloc(ctx, sizeof *s);
   if (!s) return NULL;
   s->ctx = ctx;
   s->shape = *shape;
   s->call = call;
-  snprintf(s->label, sizeof s->label, "%s[%d][0]", call->layer->name, call->index);
+  s->index = index;
+  snprintf(s->label, sizeof s->label, "%s[%d][%d]", call->layer->name, call->index, index);
   lm_obj_attach(ctx, &s->obj, sym_destroy);
   return s;
 }
 
-/* Record a call of l on xs producing out_shape; returns the output symbol. */
-static lm_sym *record_call(lm_layer *l, int n, lm_sym *const *xs, const lm_shape *out_shape) {
+int lml_n_outputs(const lm_layer *l) { return l->cls->n_outputs ? l->cls->n_outputs(l) : 1; }
+
+/* Record a call of l on xs producing n_out outputs of out_shape[]; returns
+ * the first output symbol. */
+static lm_sym *record_call(lm_layer *l, int n, lm_sym *const *xs, int n_out,
+                           const lm_shape *out_shape) {
   lm_ctx *ctx = l->ctx;
   if (lm_grow(ctx, (void **)&l->calls, &l->cap_calls, l->n_calls + 1, sizeof *l->calls))
     return NULL;
   lm_call *c = lm_alloc(ctx, sizeof *c);
   if (!c) return NULL;
   c->in = n ? lm_alloc(ctx, sizeof(lm_sym *) * (size_t)n) : NULL;
-  if (n && !c->in) {
+  c->outs = lm_alloc(ctx, sizeof(lm_sym *) * (size_t)n_out);
+  if ((n && !c->in) || !c->outs) {
+    lm_dealloc(ctx, c->in);
+    lm_dealloc(ctx, c->outs);
     lm_dealloc(ctx, c);
     return NULL;
   }
@@ -107,15 +116,19 @@ static lm_sym *record_call(lm_layer *l, int n, lm_sym *const *xs, const lm_shape
   c->n_in = n;
   c->layer = l;
   c->index = l->n_calls;
-  lm_sym *s = sym_new(ctx, out_shape, c);
-  if (!s) {
-    lm_dealloc(ctx, c->in);
-    lm_dealloc(ctx, c);
-    return NULL;
+  for (int k = 0; k < n_out; k++) {
+    c->outs[k] = sym_new(ctx, &out_shape[k], c, k);
+    if (!c->outs[k]) { /* the symbols made so far stay with the context */
+      lm_dealloc(ctx, c->in);
+      lm_dealloc(ctx, c->outs);
+      lm_dealloc(ctx, c);
+      return NULL;
+    }
   }
-  c->out = s;
+  c->n_out = n_out;
+  c->out = c->outs[0];
   l->calls[l->n_calls++] = c;
-  return s;
+  return c->out;
 }
 
 lm_sym *lml_call(lm_layer *l, int n, lm_sym *const *xs) {
@@ -147,12 +160,18 @@ lm_sym *lml_call(lm_layer *l, int n, lm_sym *const *xs) {
   }
   for (int i = 0; i < n; i++) shapes[i] = xs[i]->shape;
   lm_sym *out = NULL;
-  lm_shape os;
-  memset(&os, 0, sizeof os);
+  lm_shape os[LML_MAX_OUTPUTS];
+  memset(os, 0, sizeof os);
+  int n_out = lml_n_outputs(l);
+  if (n_out < 1 || n_out > LML_MAX_OUTPUTS) {
+    lm_fail(ctx, LM_ERR_ARG, "Layer %s: %d outputs (at most %d)", l->name, n_out,
+            LML_MAX_OUTPUTS);
+    goto done;
+  }
   if (!l->built && cls->build && cls->build(l, n, shapes) != LM_OK) goto done;
   l->built = true;
-  if (cls->out_shape(l, n, shapes, &os) != LM_OK) goto done;
-  out = record_call(l, n, xs, &os);
+  if (cls->out_shape(l, n, shapes, os) != LM_OK) goto done;
+  out = record_call(l, n, xs, n_out, os);
 done:
   if (shapes != in) lm_dealloc(ctx, shapes);
   return out;
@@ -161,6 +180,17 @@ done:
 lm_sym *lm_layer_call(lm_layer *layer, lm_sym *x) { return lml_call(layer, 1, &x); }
 lm_sym *lm_layer_call_n(lm_layer *layer, int n, lm_sym *const *xs) {
   return lml_call(layer, n, xs);
+}
+
+lm_sym *lm_sym_output(const lm_sym *y, int i) {
+  return y && i >= 0 && i < y->call->n_out ? y->call->outs[i] : NULL;
+}
+
+int lm_layer_call_multi(lm_layer *layer, int n, lm_sym *const *xs, int max_out, lm_sym **outs) {
+  lm_sym *y = lml_call(layer, n, xs);
+  if (!y) return -1;
+  for (int k = 0; k < y->call->n_out && k < max_out; k++) outs[k] = y->call->outs[k];
+  return y->call->n_out;
 }
 
 /* ---- InputLayer ---- */
@@ -236,7 +266,7 @@ static lm_sym *make_input(lm_ctx *ctx, int ndim, const int64_t *shape, lm_dtype 
   if (!l) return NULL;
   ((input_cfg *)l->cfg)->shape = s;
   l->built = true;
-  return record_call(l, 0, NULL, &s);
+  return record_call(l, 0, NULL, 1, &s);
 }
 
 lm_sym *lm_input(lm_ctx *ctx, int ndim, const int64_t *shape, lm_dtype dtype, const char *name) {

@@ -20,16 +20,23 @@ typedef struct lml_class {
   int min_inputs, max_inputs; /* max 0 = unlimited */
   /* Create the weights for these input shapes (NULL if none). Called once. */
   lm_status (*build)(lm_layer *l, int n_in, const lm_shape *in);
-  /* Output shape (single output). Errors name the layer and the shapes. */
+  /* Output shapes: out[0 .. n_outputs-1]. Errors name the layer and the shapes. */
   lm_status (*out_shape)(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out);
-  /* Append the ops of one call; in[] are node ids of the inputs; writes *out. */
+  /* Append the ops of one call; in[] are node ids of the inputs; writes
+   * out[0 .. n_outputs-1]. */
   lm_status (*emit)(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out);
   /* Write the config fields (after "name"/"trainable") as JSON members,
    * each starting with ", ". NULL: none. */
   void (*config)(const lm_layer *l, lm_buf *b);
   /* Make a layer from a saved config (the caller sets name and trainable). */
   lm_layer *(*from_config)(lm_ctx *ctx, const lmj_value *cfg, const char *name);
+  /* Outputs of a call (LSTM with return_state: 3); NULL: 1. At most
+   * LML_MAX_OUTPUTS. */
+  int (*n_outputs)(const lm_layer *l);
 } lml_class;
+
+enum { LML_MAX_OUTPUTS = 8 };
+int lml_n_outputs(const lm_layer *l);
 
 typedef struct lml_weight {
   char *name; /* full Keras name: "dense_1/kernel:0" */
@@ -60,7 +67,9 @@ struct lm_call {
   int index; /* position in layer->calls (Keras node index) */
   int n_in;
   lm_sym **in;
-  lm_sym *out;
+  lm_sym *out;   /* outs[0] */
+  int n_out;     /* more than 1 for layers with several outputs */
+  lm_sym **outs; /* outs[k]->index == k */
 };
 
 struct lm_sym {
@@ -68,6 +77,7 @@ struct lm_sym {
   lm_ctx *ctx;
   lm_shape shape;
   lm_call *call; /* the call that produced it (InputLayer for inputs) */
+  int index;     /* which output of the call (Keras tensor_index) */
   char label[160];
 };
 

@@ -7,9 +7,12 @@
  * whose backward output is reversed and merged), TimeDistributed (its output keeps the
  * input's steps), Dropout, and the merges Add/Multiply/Average/Concatenate on the last
  * axis (Keras ANDs the masks of their inputs; here the first masked input's mask is
- * taken, exact when the inputs share one, the usual case). Anything else ends the mask. */
+ * taken, exact when the inputs share one, the usual case), Activation, and Dense on
+ * (batch, steps, features). Under return_state the sequence output (rnn_seq) carries the
+ * mask and the states do not. Anything else ends the mask. */
 #include "layers/layer.h"
 #include "ops/ops.h"
+#include "ops/rnn.h"
 
 static int mask_of(lmg_graph *g, int x, int depth) {
   if (x < 0 || depth > 256) return -1;
@@ -17,10 +20,13 @@ static int mask_of(lmg_graph *g, int x, int depth) {
   if (n->kind != LMG_OP || n->ndim != 3) return -1;
   const lm_op *op = n->op;
   if (op == &lmo_op_embedding) return n->iarg[0] ? n->in[0] : -1;
-  if (op == &lmo_op_lstm || op == &lmo_op_gru || op == &lmo_op_simple_rnn)
-    /* iarg: bias, mask, return_sequences (the layout all three share) */
+  int up = lmo_rnn_mask_source(g, x); /* lstm, simple_rnn and their rnn_seq */
+  if (up != -2) return up;
+  if (op == &lmo_op_gru) /* iarg: bias, mask, return_sequences (the layout of ops/rnn.h) */
     return n->iarg[1] && n->iarg[2] ? n->in[n->iarg[0] ? 4 : 3] : -1;
-  if (op == &lmo_op_reverse_time || op == &lmo_op_dropout || op == &lmo_op_affine)
+  if (op == &lmo_op_reverse_time || op == &lmo_op_dropout || op == &lmo_op_affine ||
+      op == &lmo_op_activation ||
+      (op == &lmo_op_matmul && lmg_in(g, n, 0)->ndim == 3))
     return mask_of(g, n->in[0], depth + 1);
   if (op == &lmo_op_unfold_time) return mask_of(g, n->in[1], depth + 1);
   if (op == &lmo_op_binary || (op == &lmo_op_concat && n->iarg[0] == 2))

@@ -1,113 +1,45 @@
 /* SimpleRNN (Keras 2.2.4): one fused op over the sequence
- * (src/ops/simple_rnn.c). */
-#include <string.h>
-
-#include "layers/layer.h"
-#include "ops/ops.h"
-
-typedef struct srnn_cfg {
-  int units, act;
-  bool use_bias, return_sequences, go_backwards;
-  char kernel_init[32], rec_init[32], bias_init[32];
-} srnn_cfg;
-
-static lm_status srnn_check(lm_layer *l, const lm_shape *in) {
-  if (in->ndim == 3 && in->d[2] != LM_NONE)
-    return LM_OK;
-  char s[128];
-  lml_shape_str(in, s, sizeof s);
-  return lm_fail(l->ctx, LM_ERR_SHAPE,
-                 "Input 0 is incompatible with layer %s: expected ndim=3 "
-                 "(batch, timesteps, "
-                 "features) with the features defined, found shape %s",
-                 l->name, s);
-}
+ * (src/ops/simple_rnn.c); the parts shared with LSTM are in
+ * src/layers/rnn.c. */
+#include "layers/rnn.h"
 
 static lm_status srnn_build(lm_layer *l, int n_in, const lm_shape *in) {
   (void)n_in;
-  srnn_cfg *c = l->cfg;
-  if (srnn_check(l, &in[0]))
-    return l->ctx->err;
+  lml_rnn_cfg *c = l->cfg;
+  if (lml_rnn_check_input(l, &in[0])) return l->ctx->err;
   int64_t U = c->units, ks[2] = {in[0].d[2], U}, rs[2] = {U, U}, bs[1] = {U};
-  if (!lml_add_weight(l, "kernel", 2, ks, c->kernel_init, true))
-    return l->ctx->err;
-  if (!lml_add_weight(l, "recurrent_kernel", 2, rs, c->rec_init, true))
-    return l->ctx->err;
-  if (c->use_bias && !lml_add_weight(l, "bias", 1, bs, c->bias_init, true))
-    return l->ctx->err;
+  if (!lml_add_weight(l, "kernel", 2, ks, c->kernel_init, true)) return l->ctx->err;
+  if (!lml_add_weight(l, "recurrent_kernel", 2, rs, c->rec_init, true)) return l->ctx->err;
+  if (c->use_bias && !lml_add_weight(l, "bias", 1, bs, c->bias_init, true)) return l->ctx->err;
   return LM_OK;
 }
 
-static lm_status srnn_out_shape(lm_layer *l, int n_in, const lm_shape *in,
-                                lm_shape *out) {
-  (void)n_in;
-  srnn_cfg *c = l->cfg;
-  if (srnn_check(l, &in[0]))
-    return l->ctx->err;
-  int64_t want = l->weights[0].t->shape[0];
-  if (in[0].d[2] != want) {
-    char s[128];
-    lml_shape_str(&in[0], s, sizeof s);
-    return lm_fail(l->ctx, LM_ERR_SHAPE,
-                   "Input 0 is incompatible with layer %s: expected axis -1 of "
-                   "input shape to "
-                   "have value %lld but got shape %s",
-                   l->name, (long long)want, s);
-  }
-  *out = in[0];
-  out->dtype = LM_FLOAT32;
-  if (!c->return_sequences)
-    out->ndim = 2;
-  out->d[out->ndim - 1] = c->units;
-  return LM_OK;
+static int srnn_op(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a,
+                   const lmo_rnn_more *more) {
+  lmo_rnn_args one = *a;
+  one.recurrent_activation = a->activation; /* a single activation */
+  return lmo_simple_rnn_ex(g, x, w, r, b, mask, &one, more);
 }
 
-static lm_status srnn_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in,
-                           int *out) {
+static lm_status srnn_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {
   (void)n_in;
-  srnn_cfg *c = l->cfg;
-  int w = lmg_param(g, l->weights[0].t, l->trainable);
-  int r = lmg_param(g, l->weights[1].t, l->trainable);
-  int b = c->use_bias ? lmg_param(g, l->weights[2].t, l->trainable) : -1;
-  if (w < 0 || r < 0 || (c->use_bias && b < 0))
-    return g->ctx->err;
-  lmo_rnn_args a = {c->return_sequences, c->go_backwards, c->act, c->act};
-  *out = lmo_simple_rnn(g, in[0], w, r, b, lml_rnn_mask_node(g, in[0]), &a);
-  return *out < 0 ? g->ctx->err : LM_OK;
+  return lml_rnn_emit(l, g, in, out, srnn_op);
 }
 
 static void srnn_config(const lm_layer *l, lm_buf *b) {
-  const srnn_cfg *c = l->cfg;
-  lm_buf_printf(
-      b,
-      ", \"return_sequences\": %s, \"return_state\": false, \"go_backwards\": "
-      "%s, "
-      "\"stateful\": false, \"unroll\": false, \"units\": %d, \"activation\": "
-      "\"%s\", "
-      "\"use_bias\": %s, \"kernel_initializer\": \"%s\", "
-      "\"recurrent_initializer\": \"%s\", \"bias_initializer\": \"%s\", "
-      "\"dropout\": 0.0, \"recurrent_dropout\": 0.0",
-      c->return_sequences ? "true" : "false",
-      c->go_backwards ? "true" : "false", c->units, lmo_act_name(c->act),
-      c->use_bias ? "true" : "false", c->kernel_init, c->rec_init,
-      c->bias_init);
+  const lml_rnn_cfg *c = l->cfg;
+  lml_rnn_config_head(l, b);
+  lm_buf_printf(b,
+                ", \"use_bias\": %s, \"kernel_initializer\": \"%s\", "
+                "\"recurrent_initializer\": \"%s\", \"bias_initializer\": \"%s\", \"dropout\": ",
+                c->use_bias ? "true" : "false", c->kernel_init, c->rec_init, c->bias_init);
+  lml_rnn_write_rate(b, c->dropout);
+  lm_buf_puts(b, ", \"recurrent_dropout\": ");
+  lml_rnn_write_rate(b, c->recurrent_dropout);
 }
 
-static lm_layer *srnn_from_config(lm_ctx *ctx, const lmj_value *cfg,
-                                  const char *name) {
-  lm_rnn_opts o = {
-      .activation = lmj_get_str(cfg, "activation", "tanh"),
-      .no_bias = !lmj_get_bool(cfg, "use_bias", true),
-      .return_sequences = lmj_get_bool(cfg, "return_sequences", false),
-      .return_state = lmj_get_bool(cfg, "return_state", false),
-      .go_backwards = lmj_get_bool(cfg, "go_backwards", false),
-      .dropout = (float)lmj_get_num(cfg, "dropout", 0),
-      .recurrent_dropout = (float)lmj_get_num(cfg, "recurrent_dropout", 0),
-      .kernel_initializer = lmj_get_str(cfg, "kernel_initializer", NULL),
-      .recurrent_initializer = lmj_get_str(cfg, "recurrent_initializer", NULL),
-      .bias_initializer = lmj_get_str(cfg, "bias_initializer", NULL),
-      .name = name,
-  };
+static lm_layer *srnn_from_config(lm_ctx *ctx, const lmj_value *cfg, const char *name) {
+  lm_rnn_opts o = lml_rnn_opts_from_config(cfg, name, "tanh");
   return lm_layer_simple_rnn(ctx, (int)lmj_get_num(cfg, "units", 0), &o);
 }
 
@@ -117,35 +49,13 @@ const lml_class lml_simple_rnn_class = {
     .min_inputs = 1,
     .max_inputs = 1,
     .build = srnn_build,
-    .out_shape = srnn_out_shape,
+    .out_shape = lml_rnn_out_shape,
     .emit = srnn_emit,
     .config = srnn_config,
     .from_config = srnn_from_config,
+    .n_outputs = lml_rnn_n_outputs,
 };
 
 lm_layer *lm_layer_simple_rnn(lm_ctx *ctx, int units, const lm_rnn_opts *opts) {
-  if (!ctx)
-    return NULL;
-  lm_rnn_opts dflt = {0};
-  if (!opts)
-    opts = &dflt;
-  int act, rec;
-  char ki[32], ri[32], bi[32];
-  if (lml_rnn_check_opts(ctx, "SimpleRNN", units, opts, "tanh", &act, &rec, ki,
-                         ri, bi))
-    return NULL;
-  lm_layer *l =
-      lml_new(ctx, &lml_simple_rnn_class, opts->name, sizeof(srnn_cfg));
-  if (!l)
-    return NULL;
-  srnn_cfg *c = l->cfg;
-  c->units = units;
-  c->act = act;
-  c->use_bias = !opts->no_bias;
-  c->return_sequences = opts->return_sequences;
-  c->go_backwards = opts->go_backwards;
-  strcpy(c->kernel_init, ki);
-  strcpy(c->rec_init, ri);
-  strcpy(c->bias_init, bi);
-  return l;
+  return lml_rnn_new(ctx, &lml_simple_rnn_class, units, opts, "tanh", 1);
 }

@@ -268,6 +268,11 @@ lm_status lm_sequential_add(lm_model *m, lm_layer *layer) {
   } else {
     x = m->outputs[0];
   }
+  if (lml_n_outputs(layer) != 1)
+    return lm_fail(ctx, LM_ERR_ARG,
+                   "All layers in a Sequential model should have a single output tensor. For "
+                   "multi-output layers, use the functional API. (layer %s)",
+                   layer->name);
   lm_sym *y = lml_call(layer, 1, &x);
   if (!y) return ctx->err;
   if (set_syms(m, &m->outputs, &m->n_outputs, &m->cap_outputs, 1, &y)) return LM_ERR_NOMEM;
@@ -277,7 +282,8 @@ lm_status lm_sequential_add(lm_model *m, lm_layer *layer) {
 /* Emit ops for every call of this model, in topological order. */
 lm_status lmm_emit(lm_model *m, lmg_graph *g, const int *in_nodes, int *in_made, int *out_nodes) {
   lm_ctx *ctx = m->ctx;
-  int *node_of = lm_alloc(ctx, sizeof(int) * (size_t)(m->n_calls ? m->n_calls : 1));
+  /* node_of[i * LML_MAX_OUTPUTS + k]: the node of output k of call i */
+  int *node_of = lm_alloc(ctx, sizeof(int) * LML_MAX_OUTPUTS * (size_t)(m->n_calls ? m->n_calls : 1));
   if (!node_of) return LM_ERR_NOMEM;
   lm_status st = LM_OK;
   for (int i = 0; i < m->n_calls && !st; i++) {
@@ -287,23 +293,28 @@ lm_status lmm_emit(lm_model *m, lmg_graph *g, const int *in_nodes, int *in_made,
       st = lm_fail(ctx, LM_ERR_ARG, "layer %s has more than 64 inputs", c->layer->name);
       break;
     }
-    for (int k = 0; k < c->n_in; k++) ins[k] = node_of[index_of_call(m->calls, m->n_calls, c->in[k]->call)];
+    for (int k = 0; k < c->n_in; k++)
+      ins[k] = node_of[index_of_call(m->calls, m->n_calls, c->in[k]->call) * LML_MAX_OUTPUTS +
+                       c->in[k]->index];
     g->label = c->layer->name;
-    int out = -1;
+    int *out = node_of + (size_t)i * LML_MAX_OUTPUTS;
+    for (int k = 0; k < LML_MAX_OUTPUTS; k++) out[k] = -1;
     int which = -1;
     for (int k = 0; k < m->n_inputs; k++)
       if (m->inputs[k] == c->out) which = k;
     if (which >= 0 && in_nodes) {
-      out = in_nodes[which];
+      out[0] = in_nodes[which];
     } else {
-      st = c->layer->cls->emit(c->layer, g, c->n_in, ins, &out);
-      if (!st && out < 0) st = ctx->err ? ctx->err : LM_ERR_ARG;
-      if (!st && which >= 0 && in_made) in_made[which] = out;
+      st = c->layer->cls->emit(c->layer, g, c->n_in, ins, out);
+      for (int k = 0; !st && k < c->n_out; k++)
+        if (out[k] < 0) st = ctx->err ? ctx->err : LM_ERR_ARG;
+      if (!st && which >= 0 && in_made) in_made[which] = out[0];
     }
-    node_of[i] = out;
   }
   for (int k = 0; !st && k < m->n_outputs; k++)
-    out_nodes[k] = node_of[index_of_call(m->calls, m->n_calls, m->outputs[k]->call)];
+    out_nodes[k] = node_of[index_of_call(m->calls, m->n_calls, m->outputs[k]->call) *
+                               LML_MAX_OUTPUTS +
+                           m->outputs[k]->index];
   g->label = NULL;
   lm_dealloc(ctx, node_of);
   return st;

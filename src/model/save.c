@@ -21,7 +21,7 @@ static int model_node_index(const lm_model *m, const lm_call *c) {
 static void write_ref(lm_buf *b, const lm_model *m, const lm_sym *s) {
   lm_buf_puts(b, "[");
   lmj_write_str(b, s->call->layer->name);
-  lm_buf_printf(b, ", %d, 0]", model_node_index(m, s->call));
+  lm_buf_printf(b, ", %d, %d]", model_node_index(m, s->call), s->index);
 }
 
 static void write_config(const lm_model *m, lm_buf *b) {
@@ -157,9 +157,12 @@ typedef struct loader {
 static lm_sym *find_ref(loader *ld, const lmj_value *ref) {
   if (ref->type != LMJ_ARR || ref->n < 2 || ref->items[0].type != LMJ_STR) return NULL;
   int node = (int)ref->items[1].num;
+  int tensor = ref->n > 2 && ref->items[2].type == LMJ_NUM ? (int)ref->items[2].num : 0;
   for (int i = 0; i < ld->n; i++)
     if (ld->layers[i] && strcmp(ld->layers[i]->name, ref->items[0].str) == 0)
-      return node >= 0 && node < ld->layers[i]->n_calls ? ld->layers[i]->calls[node]->out : NULL;
+      return node >= 0 && node < ld->layers[i]->n_calls
+                 ? lm_sym_output(ld->layers[i]->calls[node]->out, tensor)
+                 : NULL;
   return NULL;
 }
 

@@ -60,20 +60,38 @@ static bool sequential_like(const lm_model *m) {
   return true;
 }
 
+static bool same_shape(const lm_shape *a, const lm_shape *b) {
+  return a->ndim == b->ndim && memcmp(a->d, b->d, sizeof(int64_t) * (size_t)a->ndim) == 0;
+}
+
+/* Keras' layer.output_shape: one tuple, a list of tuples for several
+ * outputs, "multiple" when the calls differ. */
 static void output_shape_str(const lm_layer *l, char *out, size_t len) {
   if (l->n_calls == 0) {
     snprintf(out, len, "multiple");
     return;
   }
-  const lm_shape *s0 = &l->calls[0]->out->shape;
+  const lm_call *c0 = l->calls[0];
   for (int k = 1; k < l->n_calls; k++) {
-    const lm_shape *s = &l->calls[k]->out->shape;
-    if (s->ndim != s0->ndim || memcmp(s->d, s0->d, sizeof(int64_t) * (size_t)s->ndim) != 0) {
+    bool same = l->calls[k]->n_out == c0->n_out;
+    for (int j = 0; same && j < c0->n_out; j++)
+      same = same_shape(&l->calls[k]->outs[j]->shape, &c0->outs[j]->shape);
+    if (!same) {
       snprintf(out, len, "multiple");
       return;
     }
   }
-  lml_shape_str(s0, out, len);
+  if (c0->n_out == 1) {
+    lml_shape_str(&c0->out->shape, out, len);
+    return;
+  }
+  size_t used = (size_t)snprintf(out, len, "[");
+  for (int j = 0; j < c0->n_out && used < len; j++) {
+    char one[128];
+    lml_shape_str(&c0->outs[j]->shape, one, sizeof one);
+    used += (size_t)snprintf(out + used, len - used, "%s%s", j ? ", " : "", one);
+  }
+  if (used < len) snprintf(out + used, len - used, "]");
 }
 
 lm_status lm_model_summary(lm_model *m, lm_log_fn fn, void *ud) {

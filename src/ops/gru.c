@@ -22,8 +22,20 @@
 
 #include "kernels/kernels.h"
 #include "ops/ops.h"
+#include "ops/rnn.h"
 
-enum { A_BIAS, A_MASK, A_SEQ, A_BACK, A_ACT, A_REC, A_AFTER };
+/* The node layout of ops/rnn.h (lmo_rnn_infer reads it): slot RNN_STATE stays 0 (no
+ * return_state rows yet), and reset_after takes the last slot, which the lstm and
+ * simple_rnn ops use for their dropout flags (the gru has no dropout yet). */
+enum {
+  A_BIAS = RNN_BIAS,
+  A_MASK = RNN_MASK,
+  A_SEQ = RNN_SEQ,
+  A_BACK = RNN_BACK,
+  A_ACT = RNN_ACT,
+  A_REC = RNN_REC,
+  A_AFTER = RNN_DROP
+};
 
 static lm_status gru_infer(lmg_graph *g, lmg_node *n) {
   return lmo_rnn_infer(g, n, 3, n->iarg[A_AFTER] ? 2 : 1);

@@ -81,6 +81,17 @@ typedef struct lmo_rnn_args {
   bool return_sequences, go_backwards;
   int activation, recurrent_activation; /* lmo_act_kind; lmo_rnn_act_ok() */
 } lmo_rnn_args;
+/* More options of lstm and simple_rnn (src/ops/rnn.h): return_state appends
+ * the final states as rows of a (N, S + states, U) output; Keras dropout
+ * masks in training. NULL: none. */
+typedef struct lmo_rnn_more {
+  bool return_state;
+  float dropout, recurrent_dropout;
+} lmo_rnn_more;
+int lmo_lstm_ex(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a,
+                const lmo_rnn_more *more);
+int lmo_simple_rnn_ex(lmg_graph *g, int x, int w, int r, int b, int mask,
+                      const lmo_rnn_args *a, const lmo_rnn_more *more);
 /* Keras LSTM: W (D, 4U), R (U, 4U), b (4U), gates i, f, c, o. */
 int lmo_lstm(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a);
 /* Helpers shared by the recurrent ops. */

@@ -3,6 +3,7 @@
 #include "ops/ops.h"
 #include "ops/spatial.h"
 #include "ops/conv_ops.h"
+#include "ops/rnn.h"
 
 const lm_op *const lmo_registry[] = {
     &lmo_op_matmul,     &lmo_op_binary,    &lmo_op_unary,   &lmo_op_clip,    &lmo_op_affine,
@@ -13,6 +14,7 @@ const lm_op *const lmo_registry[] = {
     &lmo_op_depthwise, &lmo_op_pointwise, &lmo_op_pad2d, &lmo_op_upsample2d,
     &lmo_op_relu_ex, &lmo_op_conv2d_transpose, /* issue 4: depthwise, spatial */
     &lmo_op_gru, &lmo_op_reverse_time, &lmo_op_fold_time, &lmo_op_unfold_time, /* issue 5: gru, time_axis */
+    &lmo_op_rnn_seq, /* issue 5: return_state (ops/rnn.c) */
 };
 const int lmo_registry_n = (int)(sizeof lmo_registry / sizeof lmo_registry[0]);
 

@@ -117,6 +117,13 @@ lms_value *lms_call_layer(lms_interp *I, lms_value *layer, lms_args *a) {
   int n = syms_of(I, a->slot[0], a->slot_node[0], &xs, "a layer call");
   lm_sym *s = a->slot[0]->kind == V_SYM ? lm_layer_call(layer->u.layer.l, xs[0])
                                         : lm_layer_call_n(layer->u.layer.l, n, xs);
+  if (s && lm_sym_output(s, 1)) { /* several outputs (return_state): a list, as Keras */
+    int k = 0;
+    while (lm_sym_output(s, k)) k++;
+    lms_value *list = lms_seq(I, V_LIST, k);
+    for (int i = 0; i < k; i++) list->u.seq.items[i] = sym_result(I, lm_sym_output(s, i), a->call);
+    return list;
+  }
   return sym_result(I, s, a->call);
 }
 
