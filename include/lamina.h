@@ -322,7 +322,8 @@ lm_layer *lm_layer_gru(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
  *   Bidirectional(layer, merge_mode): layer an LSTM, GRU or SimpleRNN; runs it
  *     forwards ("forward_<name>") and a copy with go_backwards flipped
  *     ("backward_<name>"; its sequence output is put back in time order) and
- *     merges them: merge_mode NULL or "concat", "sum", "mul", "ave". Weights
+ *     merges them: merge_mode NULL or "concat", "sum", "mul", "ave"; "none" (Keras'
+ *     None) gives two outputs, forward then backward (lm_layer_call_multi). Weights
  *     "bidirectional_1/forward_lstm_1/kernel:0", ... forward first.
  *   TimeDistributed(layer): applies layer to every step of (N, T, ...), the
  *     same weights for all steps ("time_distributed_1/kernel:0"). */

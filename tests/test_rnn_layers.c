@@ -3,6 +3,7 @@
  * parameter counts, the summary golden text (C API and script), errors, save/load, and a
  * small fit where only the backward direction can see the answer. Numerics are in
  * test_gradcheck.c and test_parity_rnn.c. */
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -97,8 +98,10 @@ static void test_script_errors(void **state) {
   (void)state;
   const char *head = "from keras import layers\nx = layers.Input(shape=(5, 3))\n";
   char src[512];
-  snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.LSTM(4), merge_mode=None)(x)\n", head);
-  assert_true(script_error(src, "merge_mode=None"));
+  snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.LSTM(4), merge_mode=None)(x) + 1\n", head);
+  assert_true(script_error(src, "list")); /* None gives a list of two outputs */
+  snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.LSTM(4, return_state=True))(x)\n", head);
+  assert_true(script_error(src, "it has 3 outputs"));
   snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.LSTM(4), merge_mode='max')(x)\n", head);
   assert_true(script_error(src, "Invalid merge mode"));
   snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.Dense(4))(x)\n", head);
@@ -193,6 +196,46 @@ static void test_errors(void **state) {
   assert_null(lm_layer_gru(ctx, 0, NULL));
   assert_null(lm_layer_gru(ctx, 3, &(lm_rnn_opts){.recurrent_activation = "softmax"}));
   assert_null(lm_layer_bidirectional(ctx, NULL, NULL, NULL)); /* a failed chain stays NULL */
+  lm_ctx_free(ctx);
+}
+
+/* merge_mode=None ("none" in C): two outputs, forward then backward in time order; with
+ * the same weights their concatenation is the 'concat' mode's output. */
+static void test_merge_none(void **state) {
+  (void)state;
+  lm_ctx *ctx = tu_ctx();
+  lm_rnn_opts seq = {.return_sequences = true};
+  lm_sym *x = lm_input(ctx, 2, (int64_t[]){5, 3}, LM_FLOAT32, NULL), *fb[2] = {0};
+  lm_layer *none = lm_layer_bidirectional(ctx, lm_layer_lstm(ctx, 4, &seq), "none", NULL);
+  assert_int_equal(lm_layer_call_multi(none, 1, &x, 2, fb), 2);
+  lm_model *ma = lm_model_new(ctx, 1, &x, 2, fb, NULL);
+  if (!ma) fail_msg("%s", lm_errmsg(ctx));
+  lm_sym *x2 = lm_input(ctx, 2, (int64_t[]){5, 3}, LM_FLOAT32, NULL);
+  lm_layer *cat = lm_layer_bidirectional(ctx, lm_layer_lstm(ctx, 4, &seq), NULL, NULL);
+  lm_sym *y = lm_layer_call(cat, x2);
+  lm_model *mb = lm_model_new(ctx, 1, &x2, 1, &y, NULL);
+  assert_non_null(mb);
+  char *sum = summary_of(ma);
+  assert_non_null(strstr(sum, "[(None, 5, 4), (None, 5"));
+  free(sum);
+  for (int i = 0; i < lm_layer_n_weights(none); i++) {
+    lm_tensor *a = lm_layer_weight(none, i), *b = lm_layer_weight(cat, i);
+    memcpy(lm_tensor_f32(b), lm_tensor_f32(a), 4 * (size_t)lm_tensor_size(a));
+  }
+  const char *mse[2] = {"mse", "mse"};
+  assert_int_equal(lm_model_compile(ma, &(lm_compile_opts){.n_losses = 2, .losses = mse}), LM_OK);
+  assert_int_equal(lm_model_compile(mb, &(lm_compile_opts){.n_losses = 1, .losses = mse}), LM_OK);
+  lm_tensor *in = lm_tensor_new(ctx, LM_FLOAT32, 3, (int64_t[]){2, 5, 3}), *pa[2], *pb;
+  for (int i = 0; i < 30; i++) lm_tensor_f32(in)[i] = sinf(0.7f * (float)i);
+  lm_data dx = {1, &in, NULL};
+  if (lm_model_predict(ma, &dx, 2, pa)) fail_msg("%s", lm_errmsg(ctx));
+  assert_int_equal(lm_model_predict(mb, &dx, 2, &pb), LM_OK);
+  for (int r = 0; r < 10; r++)
+    for (int u = 0; u < 8; u++) {
+      float want = lm_tensor_f32(pb)[r * 8 + u];
+      float got = lm_tensor_f32(pa[u / 4])[r * 4 + u % 4];
+      assert_true(got == want);
+    }
   lm_ctx_free(ctx);
 }
 
@@ -361,7 +404,7 @@ int main(void) {
       cmocka_unit_test(test_summary_golden),  cmocka_unit_test(test_script_summary),
       cmocka_unit_test(test_script_errors),   cmocka_unit_test(test_names_and_counts),
       cmocka_unit_test(test_errors),          cmocka_unit_test(test_wrapped_layer_called_directly),
-      cmocka_unit_test(test_save_load),
+      cmocka_unit_test(test_save_load), cmocka_unit_test(test_merge_none),
       cmocka_unit_test(test_fit_bidirectional), cmocka_unit_test(test_alloc_sweep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,8 +12,9 @@
 #include "layers/layer.h"
 #include "ops/ops.h"
 
-enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE };
-static const char *const merge_names[] = {"concat", "sum", "mul", "ave"};
+enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE, MERGE_NONE };
+/* MERGE_NONE (Keras' merge_mode=None; "none" in C): the two outputs, forward first. */
+static const char *const merge_names[] = {"concat", "sum", "mul", "ave", "none"};
 
 typedef struct wrap_cfg {
   lm_layer *fwd, *bwd; /* TimeDistributed: fwd only */
@@ -121,6 +122,11 @@ static lm_status check_inner(lm_ctx *ctx, const char *wrapper, lm_layer *in) {
       in->cls == &lml_input_class)
     return lm_fail(ctx, LM_ERR_ARG, "%s cannot wrap layer %s (%s): it must take one input",
                    wrapper, in->name, in->cls->class_name);
+  if (lml_n_outputs(in) != 1)
+    return lm_fail(ctx, LM_ERR_ARG,
+                   "%s cannot wrap layer %s (%s): it has %d outputs (return_state is not "
+                   "supported inside wrappers yet)",
+                   wrapper, in->name, in->cls->class_name, lml_n_outputs(in));
   return LM_OK;
 }
 
@@ -140,6 +146,7 @@ static lm_status bidi_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_sh
   lm_status st = c->fwd->cls->out_shape(c->fwd, n_in, in, out);
   take_back(c->fwd, o);
   if (!st && c->merge == MERGE_CONCAT) out->d[out->ndim - 1] *= 2;
+  if (!st && c->merge == MERGE_NONE) out[1] = out[0];
   return st;
 }
 
@@ -158,6 +165,7 @@ static lm_status bidi_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, i
   const lmg_node *yn = lmg_at(g, y);
   int pair[2] = {y, yb};
   switch (c->merge) {
+  case MERGE_NONE: out[0] = y; out[1] = yb; return LM_OK;
   case MERGE_CONCAT: *out = lmo_concat(g, 2, pair, yn->ndim - 1); break;
   case MERGE_SUM: *out = lmo_binary(g, LMO_ADD, y, yb); break;
   case MERGE_MUL: *out = lmo_binary(g, LMO_MUL, y, yb); break;
@@ -166,21 +174,24 @@ static lm_status bidi_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, i
   return *out < 0 ? g->ctx->err : LM_OK;
 }
 
+static int bidi_n_outputs(const lm_layer *l) {
+  return ((const wrap_cfg *)l->cfg)->merge == MERGE_NONE ? 2 : 1;
+}
+
 static void bidi_config(const lm_layer *l, lm_buf *b) {
   const wrap_cfg *c = l->cfg;
   inner_config(c->fwd, c->inner_name, b);
-  lm_buf_printf(b, ", \"merge_mode\": \"%s\"", merge_names[c->merge]);
+  if (c->merge == MERGE_NONE)
+    lm_buf_printf(b, ", \"merge_mode\": null");
+  else
+    lm_buf_printf(b, ", \"merge_mode\": \"%s\"", merge_names[c->merge]);
 }
 
 static lm_layer *bidi_from_config(lm_ctx *ctx, const lmj_value *cfg, const char *name) {
   lm_layer *in = inner_from_config(ctx, cfg, name);
   const lmj_value *mm = lmj_get(cfg, "merge_mode");
-  if (mm && mm->type == LMJ_NULL) {
-    lm_fail(ctx, LM_ERR_ARG, "Bidirectional %s: merge_mode=None is not supported yet", name);
-    return NULL;
-  }
-  return in ? lm_layer_bidirectional(ctx, in, lmj_get_str(cfg, "merge_mode", "concat"), name)
-            : NULL;
+  const char *mode = mm && mm->type == LMJ_NULL ? "none" : lmj_get_str(cfg, "merge_mode", "concat");
+  return in ? lm_layer_bidirectional(ctx, in, mode, name) : NULL;
 }
 
 const lml_class lml_bidirectional_class = {
@@ -191,6 +202,7 @@ const lml_class lml_bidirectional_class = {
     .build = bidi_build,
     .out_shape = bidi_out_shape,
     .emit = bidi_emit,
+    .n_outputs = bidi_n_outputs,
     .config = bidi_config,
     .from_config = bidi_from_config,
 };
@@ -228,7 +240,7 @@ lm_layer *lm_layer_bidirectional(lm_ctx *ctx, lm_layer *layer, const char *merge
                                  const char *name) {
   if (!ctx || !layer) return NULL;
   int merge = -1;
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 5; i++)
     if (!merge_mode || strcmp(merge_mode, merge_names[i]) == 0) {
       merge = merge_mode ? i : MERGE_CONCAT;
       break;
@@ -236,7 +248,7 @@ lm_layer *lm_layer_bidirectional(lm_ctx *ctx, lm_layer *layer, const char *merge
   if (merge < 0) {
     lm_fail(ctx, LM_ERR_ARG,
             "Invalid merge mode. Merge mode should be one of {\"sum\", \"mul\", \"ave\", "
-            "\"concat\", None} (got '%s'; None is not supported yet)",
+            "\"concat\", None} (got '%s'; None is \"none\" in C)",
             merge_mode);
     return NULL;
   }

@@ -346,9 +346,8 @@ static lm_layer *wrapped_arg(lms_interp *I, lms_args *a) {
 }
 static lm_layer *ctor_bidirectional(lms_interp *I, lms_args *a, const char *name) {
   lm_layer *inner = wrapped_arg(I, a);
-  if (a->slot[1] && a->slot[1]->kind == V_NONE)
-    lms_fail(I, lms_arg_node(a, 1), "Bidirectional: merge_mode=None (a list of two outputs) is not supported yet");
-  return lm_layer_bidirectional(I->ctx, inner, lms_arg_str(a, 1, NULL), name);
+  bool none = a->slot[1] && a->slot[1]->kind == V_NONE; /* merge_mode=None: two outputs */
+  return lm_layer_bidirectional(I->ctx, inner, none ? "none" : lms_arg_str(a, 1, NULL), name);
 }
 static lm_layer *ctor_time_distributed(lms_interp *I, lms_args *a, const char *name) {
   return lm_layer_time_distributed(I->ctx, wrapped_arg(I, a), name);
