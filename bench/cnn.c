@@ -89,6 +89,7 @@ int main(int argc, char **argv) {
   cb_region reg = {0};
   double med, best, loss_end;
   if (cb_time_train(m, NB, dx, dy, &a, &reg, &med, &best, &loss_end)) return fail(ctx, "train");
+  double train_cpu_ms = 1e3 * reg.cpu / ((double)a.steps * a.repeats);
   int iters1 = a.steps * 5 > 200 ? a.steps * 5 : 200, iters64 = a.steps > 50 ? a.steps : 50;
   double lat1 = median_predict(m, &d1, 1, 20, iters1, &reg);
   double lat64 = median_predict(m, &dx[0], BATCH, 5, iters64, &reg);
@@ -100,13 +101,14 @@ int main(int argc, char **argv) {
   printf("{\"config\": \"%s\", \"bench\": \"cnn\", \"framework\": \"lamina\", "
          "\"lamina_version\": \"%s\", \"threads\": %d, \"steps\": %d, \"repeats\": %d, "
          "\"warmup\": %d, \"batch\": %d, \"train_samples_per_sec\": %.1f, "
-         "\"train_samples_per_sec_best\": %.1f, \"infer_b1_samples_per_sec\": %.1f, "
+         "\"train_samples_per_sec_best\": %.1f, \"train_step_ms\": %.4f, "
+         "\"train_step_cpu_ms\": %.4f, \"infer_b1_samples_per_sec\": %.1f, "
          "\"infer_b1_latency_ms\": %.4f, \"infer_b64_samples_per_sec\": %.1f, "
          "\"fwd_flops_per_sample\": %.1f, \"train_gflops_per_sec\": %.3f, "
          "\"infer_b64_gflops_per_sec\": %.3f, \"loss_end\": %.4f, \"peak_rss_mb\": %.1f, "
          "\"timed_wall_s\": %.2f, \"other_cpu_pct\": %.1f}\n",
          a.config, LAMINA_VERSION, lm_ctx_threads(ctx), a.steps, a.repeats, a.warmup, BATCH,
-         sps, (double)a.steps * BATCH / best, 1.0 / lat1, 1e3 * lat1, BATCH / lat64, fwd,
+         sps, (double)a.steps * BATCH / best, 1e3 * med / a.steps, train_cpu_ms, 1.0 / lat1, 1e3 * lat1, BATCH / lat64, fwd,
          sps * 3.0 * fwd / 1e9, BATCH / lat64 * fwd / 1e9, loss_end, cb_peak_rss_mb(), reg.wall,
          cb_other_pct(&reg));
   fflush(stdout);
