@@ -17,7 +17,7 @@
 #define LMK_PAR_MIN 32768
 
 /* Budget for one im2col chunk: 4 Mi floats (16 MiB). */
-#define LMK_COL_BUDGET ((int64_t)1 << 22)
+#define LMK_COL_BUDGET ((int64_t)1 << 19)
 
 bool lmk_conv2d_is_gemm(const lmk_conv_geom *p) {
   return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pad_top == 0 &&
