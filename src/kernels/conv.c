@@ -57,6 +57,13 @@ void lmk_im2col(const lmk_conv_geom *p, const float *x, int nimg, float *col, in
           continue;
         }
         const float *row = xi + (int64_t)iy * p->iw * ic;
+        const int ixa = ox * p->sw - p->pad_left;
+        if (p->dw == 1 && ixa >= 0 && ixa + kw <= p->iw) {
+          /* the whole window row is in the image: kw * ic contiguous floats */
+          memcpy(dst, row + (int64_t)ixa * ic, sizeof(float) * (size_t)kw * (size_t)ic);
+          dst += (int64_t)kw * ic;
+          continue;
+        }
         for (int kj = 0; kj < kw; kj++, dst += ic) {
           int ix = ox * p->sw - p->pad_left + kj * p->dw;
           if (ix < 0 || ix >= p->iw) {
@@ -98,18 +105,38 @@ void lmk_col2im_add(const lmk_conv_geom *p, const float *col, int nimg, float *d
   }
 }
 
+/* Fixed row chunks (the count depends on rows only) summed in parallel;
+ * each sums runs of RUN rows in float into double partials, and the
+ * partials are added in chunk order: the result does not depend on the
+ * thread count, and the channels (contiguous) are the vectorised axis. */
+enum { CS_CH = 256, CS_CHUNKS = 8, CS_RUN = 32 };
+
 void lmk_col_sums_add(const float *m, int64_t rows, int cols, float *db, int threads) {
-  enum { BLK = 64 };
-  int n_blk = (cols + BLK - 1) / BLK;
-  LMK_PAR_FOR(threads, rows * cols > LMK_PAR_MIN)
-  for (int bi = 0; bi < n_blk; bi++) {
-    int c0 = bi * BLK, c1 = c0 + BLK < cols ? c0 + BLK : cols;
-    double acc[BLK] = {0};
-    for (int64_t i = 0; i < rows; i++) {
-      const float *row = m + i * cols;
-      for (int j = c0; j < c1; j++) acc[j - c0] += row[j];
+  const int nk = rows < CS_CHUNKS ? (rows > 0 ? (int)rows : 1) : CS_CHUNKS;
+  double part[CS_CHUNKS * CS_CH];
+  for (int c0 = 0; c0 < cols; c0 += CS_CH) {
+    const int nc = cols - c0 < CS_CH ? cols - c0 : CS_CH;
+    LMK_PAR_FOR(threads, rows * nc > LMK_PAR_MIN)
+    for (int k = 0; k < nk; k++) {
+      const int64_t r0 = rows * k / nk, r1 = rows * (k + 1) / nk;
+      double *acc = part + (int64_t)k * CS_CH;
+      float run[CS_CH];
+      for (int j = 0; j < nc; j++) acc[j] = 0.0;
+      for (int64_t a = r0; a < r1; a += CS_RUN) {
+        const int64_t b = a + CS_RUN < r1 ? a + CS_RUN : r1;
+        for (int j = 0; j < nc; j++) run[j] = 0.0f;
+        for (int64_t i = a; i < b; i++) {
+          const float *restrict row = m + i * cols + c0;
+          for (int j = 0; j < nc; j++) run[j] += row[j];
+        }
+        for (int j = 0; j < nc; j++) acc[j] += run[j];
+      }
     }
-    for (int j = c0; j < c1; j++) db[j] += (float)acc[j - c0];
+    for (int j = 0; j < nc; j++) {
+      double s = 0.0;
+      for (int k = 0; k < nk; k++) s += part[(int64_t)k * CS_CH + j];
+      db[c0 + j] += (float)s;
+    }
   }
 }
 
