@@ -81,6 +81,7 @@ static inline double cb_median(double *v, int n) {
 
 typedef struct cb_args {
   int threads, steps, repeats, warmup;
+  int train_only; /* --train-only: skip the inference part (profiling) */
   char config[32];
 } cb_args;
 
@@ -96,6 +97,9 @@ static inline int cb_parse(int argc, char **argv, cb_args *a) {
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
       config = argv[++i];
       continue;
+    } else if (!strcmp(argv[i], "--train-only")) {
+      a->train_only = 1;
+      continue;
     }
     if (!dst || i + 1 >= argc) goto bad;
     char *end;
@@ -110,7 +114,8 @@ static inline int cb_parse(int argc, char **argv, cb_args *a) {
   return 0;
 bad:
   fprintf(stderr,
-          "usage: %s [--threads N] [--steps S] [--repeats R] [--warmup W] [--config NAME]\n"
+          "usage: %s [--threads N] [--steps S] [--repeats R] [--warmup W] [--config NAME] "
+          "[--train-only]\n"
           "  defaults: threads %d, steps %d, repeats %d, warmup %d, config t<N>\n",
           argv[0], a->threads, a->steps, a->repeats, a->warmup);
   return -1;
