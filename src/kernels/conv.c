@@ -33,9 +33,33 @@ int lmk_conv2d_chunk(const lmk_conv_geom *p) {
   return (int)c;
 }
 
+/* Stride 1: the input gradient is itself a stride-1 convolution of dy with
+ * the kernel turned by 180 degrees and its channel axes swapped (kh, kw, oc,
+ * ic), over pads (k - 1) d - pad. That is im2col(dy) . w' straight into dx:
+ * no col2im scatter, no zeroing pass for a beta = 0 gemm. */
+static bool dx_as_conv(const lmk_conv_geom *p) { return p->sh == 1 && p->sw == 1; }
+
+static lmk_conv_geom dx_geom(const lmk_conv_geom *p) {
+  lmk_conv_geom q = *p;
+  q.ih = p->oh;
+  q.iw = p->ow;
+  q.ic = p->oc;
+  q.oh = p->ih;
+  q.ow = p->iw;
+  q.oc = p->ic;
+  q.pad_top = (p->kh - 1) * p->dh - p->pad_top;
+  q.pad_left = (p->kw - 1) * p->dw - p->pad_left;
+  return q;
+}
+
 int64_t lmk_conv2d_scratch(const lmk_conv_geom *p) {
   if (lmk_conv2d_is_gemm(p)) return 0;
-  return (int64_t)lmk_conv2d_chunk(p) * p->oh * p->ow * p->kh * p->kw * p->ic;
+  int64_t fwd = (int64_t)lmk_conv2d_chunk(p) * p->oh * p->ow * p->kh * p->kw * p->ic;
+  if (!dx_as_conv(p)) return fwd;
+  lmk_conv_geom q = dx_geom(p);
+  int64_t bwd = (int64_t)lmk_conv2d_chunk(&q) * q.oh * q.ow * q.kh * q.kw * q.ic +
+                (int64_t)p->kh * p->kw * p->ic * p->oc;
+  return fwd > bwd ? fwd : bwd;
 }
 
 void lmk_im2col(const lmk_conv_geom *p, const float *x, int nimg, float *col, int threads) {
@@ -191,9 +215,33 @@ void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, cons
       lmk_im2col(p, x + i0 * img, nimg, col, threads);
       lmk_sgemm(true, false, (int)K, oc, rows, 1.0f, col, (int)K, dyc, oc, 1.0f, dw, oc);
     }
-    if (dx) {
+    if (dx && !dx_as_conv(p)) {
       lmk_sgemm(false, true, rows, (int)K, oc, 1.0f, dyc, oc, w, oc, 0.0f, col, (int)K);
       lmk_col2im_add(p, col, nimg, dx + i0 * img, threads);
+    }
+  }
+  if (dx && dx_as_conv(p)) {
+    /* w' (kh, kw, oc, ic) after the im2col area of the scratch */
+    const lmk_conv_geom q = dx_geom(p);
+    const int qchunk = lmk_conv2d_chunk(&q);
+    const int64_t qpix = (int64_t)q.oh * q.ow, qK = (int64_t)q.kh * q.kw * q.ic;
+    const int64_t qcol = (int64_t)qchunk * qpix * qK;
+    float *wt = col + qcol;
+    const int ic = p->ic, taps = p->kh * p->kw;
+    for (int t = 0; t < taps; t++) {
+      const float *src = w + (int64_t)(taps - 1 - t) * ic * oc;
+      float *dst = wt + (int64_t)t * oc * ic;
+      for (int o = 0; o < oc; o++)
+        for (int c = 0; c < ic; c++) dst[(int64_t)o * ic + c] = src[(int64_t)c * oc + o];
+    }
+    const int64_t qimg = (int64_t)q.ih * q.iw * q.ic;
+    for (int i0 = 0; i0 < p->n; i0 += qchunk) {
+      int nimg = p->n - i0 < qchunk ? p->n - i0 : qchunk;
+      int64_t rows = nimg * qpix;
+      assert(rows <= INT_MAX && qK <= INT_MAX);
+      lmk_im2col(&q, dy + i0 * qimg, nimg, col, threads);
+      lmk_sgemm(false, false, (int)rows, ic, (int)qK, 1.0f, col, (int)qK, wt, ic, 1.0f,
+                dx + i0 * img, ic);
     }
   }
 }
