@@ -178,7 +178,7 @@ void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, cons
   if (b) fill_bias(y, p->n * pix, oc, b, threads);
   if (lmk_conv2d_is_gemm(p)) {
     assert(p->n * pix <= INT_MAX);
-    lmk_sgemm(false, false, (int)(p->n * pix), oc, (int)K, 1.0f, x, (int)K, w, oc, beta, y, oc);
+    lmk_sgemm_rows((int)(p->n * pix), oc, (int)K, x, (int)K, w, oc, beta, y, oc, threads);
     return;
   }
   const int chunk = lmk_conv2d_chunk(p);
@@ -188,8 +188,8 @@ void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, cons
     lmk_im2col(p, x + i0 * img, nimg, col, threads);
     int64_t rows = nimg * pix;
     assert(rows <= INT_MAX && K <= INT_MAX);
-    lmk_sgemm(false, false, (int)rows, oc, (int)K, 1.0f, col, (int)K, w, oc, beta,
-              y + i0 * pix * oc, oc);
+    lmk_sgemm_rows((int)rows, oc, (int)K, col, (int)K, w, oc, beta, y + i0 * pix * oc, oc,
+                   threads);
   }
 }
 
@@ -240,8 +240,8 @@ void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, cons
       int64_t rows = nimg * qpix;
       assert(rows <= INT_MAX && qK <= INT_MAX);
       lmk_im2col(&q, dy + i0 * qimg, nimg, col, threads);
-      lmk_sgemm(false, false, (int)rows, ic, (int)qK, 1.0f, col, (int)qK, wt, ic, 1.0f,
-                dx + i0 * img, ic);
+      lmk_sgemm_rows((int)rows, ic, (int)qK, col, (int)qK, wt, ic, 1.0f, dx + i0 * img, ic,
+                     threads);
     }
   }
 }

@@ -18,6 +18,13 @@ void lmk_sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float a
 /* Test and bench switch for the portable gemm: bit 0 forces the generic
  * (non-AVX2) microkernel, bit 1 the stack-buffer path. Returns the old mode. */
 int lmk_gemm_set_mode(int mode);
+/* C = A . B + beta C (row-major, alpha 1) for channels-last convolution
+ * shapes: an AVX2+FMA kernel that reads A in place (no packing), parallel
+ * over row blocks, deterministic for any thread count; lmk_sgemm when
+ * lmk_sgemm_rows_ok is false (no AVX2/FMA, N % 8 != 0, K N > 128 Ki, M < 6). */
+bool lmk_sgemm_rows_ok(int M, int N, int K);
+void lmk_sgemm_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    float beta, float *C, int ldc, int threads);
 /* Thread count for BLAS and OpenMP loops. */
 void lmk_set_threads(int n);
 int lmk_threads(void);
