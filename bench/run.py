@@ -435,7 +435,10 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
              "also counts the RSS of the forking Python process") + "). The PyTorch figure includes "
              "the Python interpreter and the torch libraries.")
     L.append("* PyTorch at N > 1 threads runs both `--threads N` (torch + OpenBLAS N threads) and "
-             "`--threads N --blas-threads 1` (the peers' `t2_tuned`); the faster median is reported.")
+             "`--threads N --blas-threads 1` (the peers' `t2_tuned`, with `--channels-last` for the "
+             "conv nets); at 1 thread the conv nets also run `--channels-last` (`t1_cl`). The fastest "
+             "median is reported. For latencies (ms) lower is better, and the ratio column is "
+             "PyTorch ms / lamina ms, so above 1 always means lamina is faster.")
     L.append("* Raw JSON lines (every attempt): " + ", ".join(f"`{f}`" for f in results_files))
     L.append("")
     for w, rows in summaries.items():
