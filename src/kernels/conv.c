@@ -16,7 +16,8 @@
 #endif
 #define LMK_PAR_MIN 32768
 
-/* Budget for one im2col chunk: 4 Mi floats (16 MiB). */
+/* Budget for one im2col chunk: 512 Ki floats (2 MiB), so that the matrix the
+ * gemm reads right after im2col wrote it is still in cache (at least one image). */
 #define LMK_COL_BUDGET ((int64_t)1 << 19)
 
 bool lmk_conv2d_is_gemm(const lmk_conv_geom *p) {
