@@ -7,6 +7,10 @@
 
 #include "kernels/kernels.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define LMK_PRAGMA(x) _Pragma(#x)
 #ifdef _OPENMP
 #define LMK_PAR_FOR(nt, cond) \
@@ -29,9 +33,46 @@ int lmk_conv2d_chunk(const lmk_conv_geom *p) {
   int64_t per = (int64_t)p->oh * p->ow * p->kh * p->kw * p->ic;
   if (per <= 0 || p->n <= 0) return 1;
   int64_t c = LMK_COL_BUDGET / per;
-  if (c < 1) c = 1;
+  if (c < lmk_threads()) c = lmk_threads(); /* one image per thread: see per_image */
   if (c > p->n) c = p->n;
   return (int)c;
+}
+
+/* With at least one image per thread and the unpacked gemm, each thread
+ * runs im2col and the gemm of whole images on its own (slot t of the chunk
+ * buffer): one parallel region per call instead of two per chunk, and the
+ * image's im2col matrix stays in that core's cache. Images are independent
+ * outputs, so the result is the same for any thread count. */
+static bool per_image(const lmk_conv_geom *g, int chunk, int threads) {
+  const int64_t pix = (int64_t)g->oh * g->ow, K = (int64_t)g->kh * g->kw * g->ic;
+  return threads > 1 && g->n >= threads && chunk >= threads && pix <= INT_MAX &&
+         K <= INT_MAX && lmk_sgemm_rows_ok((int)pix, g->oc, (int)K);
+}
+
+/* out (n images) = beta out + im2col(src) . B, B (K x oc) */
+static void conv_per_image(const lmk_conv_geom *g, const float *src, const float *B, float beta,
+                           float *out, float *col, int threads) {
+  const int64_t pix = (int64_t)g->oh * g->ow, K = (int64_t)g->kh * g->kw * g->ic;
+  const int64_t img = (int64_t)g->ih * g->iw * g->ic;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+  {
+    float *mine = col + (int64_t)omp_get_thread_num() * pix * K;
+#pragma omp for schedule(static)
+    for (int im = 0; im < g->n; im++) {
+      lmk_im2col(g, src + im * img, 1, mine, 1);
+      lmk_sgemm_rows((int)pix, g->oc, (int)K, mine, (int)K, B, g->oc, beta,
+                     out + im * pix * g->oc, g->oc, 1);
+    }
+  }
+#else
+  (void)threads;
+  for (int im = 0; im < g->n; im++) {
+    lmk_im2col(g, src + im * img, 1, col, 1);
+    lmk_sgemm_rows((int)pix, g->oc, (int)K, col, (int)K, B, g->oc, beta, out + im * pix * g->oc,
+                   g->oc, 1);
+  }
+#endif
 }
 
 /* Stride 1: the input gradient is itself a stride-1 convolution of dy with
@@ -183,6 +224,10 @@ void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, cons
     return;
   }
   const int chunk = lmk_conv2d_chunk(p);
+  if (per_image(p, chunk, threads)) {
+    conv_per_image(p, x, w, beta, y, col, threads);
+    return;
+  }
   const int64_t img = (int64_t)p->ih * p->iw * p->ic;
   for (int i0 = 0; i0 < p->n; i0 += chunk) {
     int nimg = p->n - i0 < chunk ? p->n - i0 : chunk;
@@ -234,6 +279,10 @@ void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, cons
       float *dst = wt + (int64_t)t * oc * ic;
       for (int o = 0; o < oc; o++)
         for (int c = 0; c < ic; c++) dst[(int64_t)o * ic + c] = src[(int64_t)c * oc + o];
+    }
+    if (per_image(&q, qchunk, threads)) {
+      conv_per_image(&q, dy, wt, 1.0f, dx, col, threads);
+      return;
     }
     const int64_t qimg = (int64_t)q.ih * q.iw * q.ic;
     for (int i0 = 0; i0 < p->n; i0 += qchunk) {
