@@ -1,6 +1,7 @@
 /* The convnet of shared/bench/peers/cnn.py, lamina's side:
  *
  *   bench_cnn [--threads N] [--steps S] [--repeats R] [--warmup W] [--config NAME]
+ *             [--train-only]
  *
  * Input(28, 28, 1) -> Conv2D(32, 3, relu) -> MaxPooling2D -> Conv2D(64, 3, relu)
  * -> MaxPooling2D -> Flatten -> Dense(128, relu) -> Dense(10, softmax), 'valid'
@@ -8,8 +9,12 @@
  * 64 over 8 synthetic batches (x ~ U[0, 1), random labels). Training: R windows
  * of S steps after W warmup steps (median and best window). Inference: predict
  * latency at batch 1 and throughput at batch 64. Prints one JSON line with
- * the peer's keys (plus peak_rss_mb); LAMINA_PROFILE=1 adds the per-op table. */
+ * the peer's keys (plus peak_rss_mb, train_step_ms, train_step_cpu_ms);
+ * LAMINA_PROFILE=1 adds the per-op table. --train-only skips the inference
+ * part (its keys are null), so the profile shows training steps only. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
+
 #include "conv_bench.h"
 
 enum { BATCH = 64, NB = 8 };
@@ -18,6 +23,13 @@ static int fail(lm_ctx *ctx, const char *what) {
   fprintf(stderr, "bench_cnn: %s: %s\n", what, lm_errmsg(ctx));
   lm_ctx_free(ctx);
   return 1;
+}
+
+/* v formatted, or JSON null when it was not measured (NaN) */
+static const char *num(char buf[32], const char *fmt, double v) {
+  if (isnan(v)) return "null";
+  snprintf(buf, 32, fmt, v);
+  return buf;
 }
 
 static double median_predict(lm_model *m, lm_data *x, int batch, int warm, int iters,
@@ -89,25 +101,32 @@ int main(int argc, char **argv) {
   cb_region reg = {0};
   double med, best, loss_end;
   if (cb_time_train(m, NB, dx, dy, &a, &reg, &med, &best, &loss_end)) return fail(ctx, "train");
+  double train_cpu_ms = 1e3 * reg.cpu / ((double)a.steps * a.repeats);
   int iters1 = a.steps * 5 > 200 ? a.steps * 5 : 200, iters64 = a.steps > 50 ? a.steps : 50;
-  double lat1 = median_predict(m, &d1, 1, 20, iters1, &reg);
-  double lat64 = median_predict(m, &dx[0], BATCH, 5, iters64, &reg);
-  if (lat1 < 0 || lat64 < 0) return fail(ctx, "predict");
+  double lat1 = NAN, lat64 = NAN; /* NaN prints as nan: --train-only (profiling) skips them */
+  if (!a.train_only) {
+    lat1 = median_predict(m, &d1, 1, 20, iters1, &reg);
+    lat64 = median_predict(m, &dx[0], BATCH, 5, iters64, &reg);
+    if (lat1 < 0 || lat64 < 0) return fail(ctx, "predict");
+  }
 
   /* 2 FLOP per multiply-accumulate, convolutions and dense layers only */
+  char b1s[32], b1l[32], b64s[32], b64g[32];
   double fwd = 2.0 * (26.0 * 26 * 32 * 9 + 11.0 * 11 * 64 * 288 + 1600.0 * 128 + 128.0 * 10);
   double sps = (double)a.steps * BATCH / med;
   printf("{\"config\": \"%s\", \"bench\": \"cnn\", \"framework\": \"lamina\", "
          "\"lamina_version\": \"%s\", \"threads\": %d, \"steps\": %d, \"repeats\": %d, "
          "\"warmup\": %d, \"batch\": %d, \"train_samples_per_sec\": %.1f, "
-         "\"train_samples_per_sec_best\": %.1f, \"infer_b1_samples_per_sec\": %.1f, "
-         "\"infer_b1_latency_ms\": %.4f, \"infer_b64_samples_per_sec\": %.1f, "
+         "\"train_samples_per_sec_best\": %.1f, \"train_step_ms\": %.4f, "
+         "\"train_step_cpu_ms\": %.4f, \"infer_b1_samples_per_sec\": %s, "
+         "\"infer_b1_latency_ms\": %s, \"infer_b64_samples_per_sec\": %s, "
          "\"fwd_flops_per_sample\": %.1f, \"train_gflops_per_sec\": %.3f, "
-         "\"infer_b64_gflops_per_sec\": %.3f, \"loss_end\": %.4f, \"peak_rss_mb\": %.1f, "
+         "\"infer_b64_gflops_per_sec\": %s, \"loss_end\": %.4f, \"peak_rss_mb\": %.1f, "
          "\"timed_wall_s\": %.2f, \"other_cpu_pct\": %.1f}\n",
          a.config, LAMINA_VERSION, lm_ctx_threads(ctx), a.steps, a.repeats, a.warmup, BATCH,
-         sps, (double)a.steps * BATCH / best, 1.0 / lat1, 1e3 * lat1, BATCH / lat64, fwd,
-         sps * 3.0 * fwd / 1e9, BATCH / lat64 * fwd / 1e9, loss_end, cb_peak_rss_mb(), reg.wall,
+         sps, (double)a.steps * BATCH / best, 1e3 * med / a.steps, train_cpu_ms, num(b1s, "%.1f", 1.0 / lat1),
+         num(b1l, "%.4f", 1e3 * lat1), num(b64s, "%.1f", BATCH / lat64), fwd, sps * 3.0 * fwd / 1e9,
+         num(b64g, "%.3f", BATCH / lat64 * fwd / 1e9), loss_end, cb_peak_rss_mb(), reg.wall,
          cb_other_pct(&reg));
   fflush(stdout);
   lm_model_free(m); /* prints the profile when LAMINA_PROFILE=1 */

@@ -71,10 +71,12 @@ int main(int argc, char **argv) {
          "\"lamina_version\": \"%s\", \"threads\": %d, \"steps\": %d, \"repeats\": %d, "
          "\"warmup\": %d, \"batch\": %d, \"train_samples_per_sec\": %.2f, "
          "\"train_samples_per_sec_best\": %.2f, \"train_step_ms\": %.2f, "
+         "\"train_step_cpu_ms\": %.2f, "
          "\"fwd_flops_per_sample\": %.1f, \"train_gflops_per_sec\": %.3f, \"loss_end\": %.4f, "
          "\"peak_rss_mb\": %.1f, \"timed_wall_s\": %.2f, \"other_cpu_pct\": %.1f}\n",
          a.config, LAMINA_VERSION, lm_ctx_threads(ctx), a.steps, a.repeats, a.warmup, BATCH, sps,
-         (double)a.steps * BATCH / best, 1e3 * med / a.steps, fwd, sps * 3.0 * fwd / 1e9,
+         (double)a.steps * BATCH / best, 1e3 * med / a.steps,
+         1e3 * reg.cpu / ((double)a.steps * a.repeats), fwd, sps * 3.0 * fwd / 1e9,
          loss_end, cb_peak_rss_mb(), reg.wall, cb_other_pct(&reg));
   fflush(stdout);
   lm_model_free(m);

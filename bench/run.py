@@ -5,11 +5,15 @@
     python3 bench/run.py --rounds 3 --threads 2
     python3 bench/run.py --install-peers       # apt-get install python3-torch if missing
 
-For every workload (now: mlp) and thread count, lamina's bench binary
-(build-bench/bench_<workload>) and the peer script (shared/bench/peers/<workload>.py,
-run with Debian's /usr/bin/python3) are run alternately, --rounds times each. Peer configs:
-1 thread: "--threads 1"; N > 1 threads: "--threads N" and "--threads N --blas-threads 1"
-(the peers' t2_tuned); the faster median of the two is the peer's number.
+For every workload (mlp, sepconv, cnn, resnet, yolo_tiny_fwd, lstm; --workloads picks) and
+thread count, lamina's bench binary (build-bench/bench_<workload>) and the peer script
+(shared/bench/peers/<workload>.py, run with Debian's /usr/bin/python3) are run alternately,
+--rounds times each, with the same flags (a workload may shorten the timed windows for both).
+Peer configs: 1 thread: "--threads 1" (and "--channels-last" for the conv nets, t1_cl); N > 1
+threads: "--threads N" and "--threads N --blas-threads 1" (+ "--channels-last" for the conv
+nets: the peers' t2_tuned); the fastest median is the peer's number. yolo_tiny_fwd is a
+latency (lower is better; PyTorch's better of eager and jit-frozen counts), and its ratio is
+PyTorch ms / lamina ms, so above 1 means lamina is faster everywhere.
 
 Shared-host hygiene as in shared/bench/peers/run_all.sh: before each run wait (up to
 --idle-wait s) for the machine to be idle; a run whose other_cpu_pct (CPU used by other
@@ -60,6 +64,10 @@ WORKLOADS = {
         "peer": "sepconv.py",
         "metric": "train_samples_per_sec",
         "unit": "samples/s",
+
+        "channels_last": True,
+        # half the peer's default steps per window (20): same shapes, a quicker run
+        "args": ["--steps", "10", "--repeats", "3"],
     },
     "cnn": {  # [issue 4] bench/cnn.c
         "title": "cnn: Input(28, 28, 1) → Conv2D(32, 3, relu) → MaxPooling2D → Conv2D(64, 3, relu) → "
@@ -69,6 +77,34 @@ WORKLOADS = {
         "peer": "cnn.py",
         "metric": "train_samples_per_sec",
         "unit": "samples/s",
+        "channels_last": True,
+    },
+    "resnet": {  # [issue 4] bench/resnet.c
+        "title": "resnet: Input(32, 32, 3) → Conv2D(64, 3, same) → 4 × [Conv2D(64, 3, same, relu) → "
+                 "BatchNormalization → Conv2D(64, 3, same) → BatchNormalization → add → relu] → "
+                 "GlobalAveragePooling2D → Dense(10), batch 32, SGD(0.01, momentum 0.9), "
+                 "softmax crossentropy (training)",
+        "bench": "bench_resnet",
+        "peer": "resnet.py",
+        "metric": "train_samples_per_sec",
+        "unit": "samples/s",
+        "channels_last": True,
+        # the peer's 3 windows of 8 steps after 5 warmup take ~20 s per run at 1 thread;
+        # 3 windows of 4 steps after 2 warmup steps measure the same thing in half the time
+        "args": ["--steps", "4", "--repeats", "3", "--warmup", "2"],
+    },
+    "yolo_tiny_fwd": {  # [issue 4] bench/yolo_tiny_fwd.c
+        "title": "yolo_tiny_fwd: YOLOv2-tiny-like backbone on 416×416×3, 9 convolutions "
+                 "(BatchNormalization + LeakyReLU(0.1)) and 6 max-pools, batch-1 inference latency",
+        "bench": "bench_yolo_tiny_fwd",
+        "peer": "yolo_tiny_fwd.py",
+        # PyTorch reports an eager and a jit-frozen (BN-folded) latency: its better one counts;
+        # lamina has one inference path (lm_model_predict), reported under both keys
+        "metric": "best_median_ms",
+        "derive": lambda r: min(r["eager_median_ms"], r["frozen_median_ms"]),
+        "unit": "ms",
+        "lower_is_better": True,
+        "channels_last": True,
     },
     "lstm": {  # [issue 5] bench/lstm.c
         "title": "lstm: Input((100,), int32) → Embedding(10000, 64) → LSTM(32) → "
@@ -196,7 +232,7 @@ def json_line(stdout):
     return json.loads(lines[0])
 
 
-def run_measured(cmd, meta, args, env=None):
+def run_measured(cmd, meta, args, env=None, derive=None):
     """Run cmd until other_cpu_pct <= max_other (at most 1 + retries attempts).
     Returns (kept record, all attempt records)."""
     attempts = []
@@ -206,6 +242,8 @@ def run_measured(cmd, meta, args, env=None):
         if rc != 0:
             raise RuntimeError(f"{shlex.join(cmd)} failed (rc {rc}):\n{err.strip()[-2000:]}")
         rec = json_line(out)
+        if derive:
+            rec[meta["metric"]] = derive(rec)
         rec.update(meta)
         rec["child_peak_rss_mb"] = round(rss, 1)
         rec["attempt"] = attempt
@@ -228,10 +266,10 @@ PROF_HEAD = re.compile(r"^lamina profile: (\d+) steps, ([0-9.]+) ms per step")
 PROF_ROW = re.compile(r"^(\d+)\s+(\S+)\s+(\S+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)%")
 
 
-def profile_run(binary, threads, idle_wait):
+def profile_run(binary, threads, idle_wait, extra=()):
     env = dict(os.environ, LAMINA_PROFILE="1")
     wait_idle(idle_wait)
-    rc, out, err, rss, _ = run_child([binary, "--threads", str(threads)], env=env)
+    rc, out, err, rss, _ = run_child([binary, "--threads", str(threads)] + list(extra), env=env)
     if rc != 0:
         raise RuntimeError(f"profile run failed: {err.strip()[-2000:]}")
     rec = json_line(out)
@@ -254,7 +292,9 @@ def profile_run(binary, threads, idle_wait):
 # ---- report --------------------------------------------------------------------------
 
 def fmt_num(x):
-    return f"{x:,.0f}" if x is not None else "–"
+    if x is None:
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}"
 
 
 def med(records, key):
@@ -269,7 +309,12 @@ def summarize(workload, t, kept):
     lam = kept.get("lamina", [])
     peers = {k: v for k, v in kept.items() if k != "lamina"}
     peer_meds = {k: med(v, metric) for k, v in peers.items()}
-    best_label = max(peer_meds, key=lambda k: peer_meds[k] or 0) if peer_meds else None
+    lower = spec.get("lower_is_better", False)
+    if lower:
+        best_label = (min(peer_meds, key=lambda k: peer_meds[k] or float("inf"))
+                      if peer_meds else None)
+    else:
+        best_label = max(peer_meds, key=lambda k: peer_meds[k] or 0) if peer_meds else None
     lam_med = med(lam, metric)
     peer_med = peer_meds.get(best_label) if best_label else None
     allrecs = [r for v in kept.values() for r in v]
@@ -282,7 +327,9 @@ def summarize(workload, t, kept):
         "peer_meds": peer_meds,
         "peer_range": ((min(r[metric] for r in peers[best_label]),
                         max(r[metric] for r in peers[best_label])) if best_label else None),
-        "ratio": lam_med / peer_med if lam_med and peer_med else None,
+        # lamina's speed over PyTorch's: > 1 means lamina is faster
+        "ratio": ((peer_med / lam_med if lower else lam_med / peer_med)
+                  if lam_med and peer_med else None),
         "lamina_rss": max((r["child_peak_rss_mb"] for r in lam), default=None),
         "peer_rss": max((r["child_peak_rss_mb"] for r in peers.get(best_label, [])), default=None),
         "other_max": max((r.get("other_cpu_pct") or 0.0 for r in allrecs), default=None),
@@ -302,11 +349,18 @@ def profile_section(prof, lamina_step_ms):
     if step_ms is None and rec.get("batch") and rec.get("train_samples_per_sec"):
         step_ms = 1e3 * rec["batch"] / rec["train_samples_per_sec"]
     op_ms = prof["op_ms"]
-    step_txt = f"{step_ms:.4f} ms per training step" if step_ms is not None else "step time not reported"
-    lines.append(f"**{t} thread{'s' if t > 1 else ''}** (profiled run: {fmt_num(rec.get('train_samples_per_sec'))} "
-                 f"samples/s, {step_txt}; the timers themselves add a little).")
+    if step_ms is None and rec.get("median_ms") is not None:  # inference-only workloads
+        step_ms = rec["median_ms"]
+        lines.append(f"**{t} thread{'s' if t > 1 else ''}** (profiled run: {step_ms:.2f} ms median "
+                     "per inference; the timers themselves add a little).")
+    else:
+        step_txt = (f"{step_ms:.4f} ms per training step" if step_ms is not None
+                    else "step time not reported")
+        lines.append(f"**{t} thread{'s' if t > 1 else ''}** (profiled run: "
+                     f"{fmt_num(rec.get('train_samples_per_sec'))} samples/s, {step_txt}; the timers "
+                     "themselves add a little).")
     lines.append("")
-    if op_ms is None or not prof["rows"]:
+    if op_ms is None or not prof["rows"] or step_ms is None:
         lines.append("The library printed no profile table (LAMINA_PROFILE not supported by this build?).")
         lines.append("")
         return lines
@@ -370,8 +424,9 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
         L.append(f"* {k}: {v}")
     L.append(f"* Command: `{command}`")
     L.append(f"* Each cell is the **median over {args.rounds} round{'s' if args.rounds != 1 else ''}**; lamina and PyTorch runs alternate "
-             "within each round. Every run itself reports the median of 10 timed windows of 200 "
-             "training steps after 20 warmup steps (identical in both), so a cell is a median of medians.")
+             "within each round, with the same flags (the `cmd` of each record in the raw JSON lines). "
+             "Every run itself reports the median of its timed windows (training) or calls "
+             "(inference), so a cell is a median of medians.")
     L.append(f"* Runs whose `other_cpu_pct` (CPU used by other processes during the timed part, % of "
              f"one core) exceeded {args.max_other} were repeated up to {args.retries} times; the "
              "cleanest attempt was kept. The column shows the worst kept value.")
@@ -380,7 +435,10 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
              "also counts the RSS of the forking Python process") + "). The PyTorch figure includes "
              "the Python interpreter and the torch libraries.")
     L.append("* PyTorch at N > 1 threads runs both `--threads N` (torch + OpenBLAS N threads) and "
-             "`--threads N --blas-threads 1` (the peers' `t2_tuned`); the faster median is reported.")
+             "`--threads N --blas-threads 1` (the peers' `t2_tuned`, with `--channels-last` for the "
+             "conv nets); at 1 thread the conv nets also run `--channels-last` (`t1_cl`). The fastest "
+             "median is reported. For latencies (ms) lower is better, and the ratio column is "
+             "PyTorch ms / lamina ms, so above 1 always means lamina is faster.")
     L.append("* Raw JSON lines (every attempt): " + ", ".join(f"`{f}`" for f in results_files))
     L.append("")
     for w, rows in summaries.items():
@@ -388,7 +446,7 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
         L.append(f"## {spec['title']}")
         L.append("")
         L.append(f"| threads | lamina median {spec['unit']} [range] | PyTorch median {spec['unit']} [range] (config) "
-                 "| lamina / PyTorch | lamina ms/step | PyTorch ms/step | peak RSS lamina | peak RSS PyTorch "
+                 f"| {'PyTorch ms / lamina ms' if spec.get('lower_is_better') else 'lamina / PyTorch'} | lamina ms/step | PyTorch ms/step | peak RSS lamina | peak RSS PyTorch "
                  "| other_cpu_pct max |")
         L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in rows:
@@ -412,10 +470,17 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
             for s in rows:
                 t = s["threads"]
                 cands = {k: r[metric] for k, r in ref.items() if r.get("threads") == t and metric in r}
+                if "derive" in spec:
+                    cands = {k: spec["derive"](r) for k, r in ref.items() if r.get("threads") == t}
                 if cands and s["lamina"]:
-                    k = max(cands, key=cands.get)
+                    if spec.get("lower_is_better"):
+                        k = min(cands, key=cands.get)
+                        speed = cands[k] / s["lamina"]
+                    else:
+                        k = max(cands, key=cands.get)
+                        speed = s["lamina"] / cands[k]
                     parts.append(f"{t} thread{'s' if t > 1 else ''}: `{k}` {fmt_num(cands[k])} "
-                                 f"(lamina / that = {s['lamina'] / cands[k]:.2f}×)")
+                                 f"(lamina's speed / that = {speed:.2f}×)")
             if parts:
                 L.append("PyTorch reference numbers from a quiet host (`shared/bench/peers/results/"
                          f"{w}.json`, best config per thread count): " + "; ".join(parts) + ".")
@@ -427,9 +492,11 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
             for t, s in sorted(by_t.items()):
                 if t == 1 or not (s["lamina"] and base["lamina"]):
                     continue
-                txt = f"lamina {s['lamina'] / base['lamina']:.2f}×"
+                def gain(new, old):
+                    return old / new if spec.get("lower_is_better") else new / old
+                txt = f"lamina {gain(s['lamina'], base['lamina']):.2f}×"
                 if s["peer"] and base["peer"]:
-                    txt += f", PyTorch {s['peer'] / base['peer']:.2f}×"
+                    txt += f", PyTorch {gain(s['peer'], base['peer']):.2f}×"
                 parts.append(f"{t} threads vs 1: {txt}")
             if parts:
                 L.append("Thread scaling (median throughput): " + "; ".join(parts) + ".")
@@ -443,7 +510,8 @@ def write_report(path, args, date, machine, summaries, profiles, versions, resul
         if w in profiles:
             L.append(f"### Where the time goes (lamina, `LAMINA_PROFILE=1`)")
             L.append("")
-            L.append("Per-op wall time per training step from the library's profiler (summed over "
+            L.append("Per-op wall time per training step (per inference for inference-only "
+                     "workloads) from the library's profiler (summed over "
                      "the graph nodes of each op kind), against the whole `lm_model_train_on_batch` "
                      "call. \"Outside the ops\" is everything the profiler does not time: feeding "
                      "(shape and NaN/Inf checks, copying the batch into the graph), zeroing the "
@@ -574,12 +642,19 @@ def main():
                 previous = [l for l in f if l.startswith("{")]
         all_recs = []
         summaries[w] = []
+        extra = spec.get("args", [])
         for t in threads:
-            configs = [("lamina", [binary, "--threads", str(t)])]
+            configs = [("lamina", [binary, "--threads", str(t)] + extra)]
             if have_torch:
-                configs.append((f"t{t}", [PEER_PY, peer, "--threads", str(t)]))
+                pcmd = [PEER_PY, peer, "--threads", str(t)] + extra
+                configs.append((f"t{t}", pcmd))
+                # the peers' fastest configs (perf-baselines.md): channels_last for the conv
+                # nets; at N > 1 threads also OpenBLAS on one thread (t2_tuned)
+                cl = ["--channels-last"] if spec.get("channels_last") else []
+                if t == 1 and cl:
+                    configs.append(("t1_cl", pcmd + cl))
                 if t > 1:
-                    configs.append((f"t{t}_tuned", [PEER_PY, peer, "--threads", str(t), "--blas-threads", "1"]))
+                    configs.append((f"t{t}_tuned", pcmd + ["--blas-threads", "1"] + cl))
             kept = {label: [] for label, _ in configs}
             for r in range(args.rounds):
                 log(f"{w} threads {t} round {r + 1}/{args.rounds}")
@@ -587,7 +662,7 @@ def main():
                     meta = {"label": label, "round": r, "metric": spec["metric"], "unit": spec["unit"],
                             "config": label if label != "lamina" else f"t{t}", "date": date,
                             "run_id": run_id}
-                    rec, attempts = run_measured(cmd, meta, args)
+                    rec, attempts = run_measured(cmd, meta, args, derive=spec.get("derive"))
                     for a in attempts:
                         a.pop("metric", None)
                         a.pop("unit", None)
@@ -604,7 +679,7 @@ def main():
             profiles[w] = []
             for t in threads:
                 log(f"{w} threads {t}: profile run (LAMINA_PROFILE=1)")
-                prof = profile_run(binary, t, args.idle_wait)
+                prof = profile_run(binary, t, args.idle_wait, extra)
                 profiles[w].append(prof)
                 rec = dict(prof["record"], profile_run=True, accepted=False, date=date, run_id=run_id,
                            profile_table=prof["table"])

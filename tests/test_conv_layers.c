@@ -268,6 +268,75 @@ static void test_reproducible(void **state) {
   }
 }
 
+/* The conv, depthwise, pooling and BatchNormalization kernels are
+ * deterministic for a fixed thread count: two runs at 2 threads, shapes large
+ * enough for the parallel paths, two training steps, every weight compared.
+ * (Across thread counts only the library's own kernels are: OpenBLAS sgemm
+ * itself rounds differently at 1 and 2 threads.) */
+static void train_two_steps(int threads, float **out, int64_t *n_out) {
+  lm_ctx *ctx = tu_ctx();
+  lm_ctx_set_seed(ctx, 7);
+  lm_ctx_set_threads(ctx, threads);
+  lm_sym *in = img_input(ctx, 16, 16, 8);
+  lm_sym *x = lm_layer_call(
+      lm_layer_conv2d(ctx, 16, 3, 3, &(lm_conv2d_opts){.padding = "same", .activation = "relu"}),
+      in);
+  x = lm_layer_call(lm_layer_batch_normalization(ctx, NULL), x);
+  x = lm_layer_call(lm_layer_max_pooling2d(ctx, 2, 2, NULL), x);
+  x = lm_layer_call(lm_layer_separable_conv2d(ctx, 16, 3, 3, &(lm_separable_opts){.padding = "same"}),
+                    x);
+  x = lm_layer_call(lm_layer_conv2d(ctx, 8, 3, 3, &(lm_conv2d_opts){.strides = {2, 2}}), x);
+  x = lm_layer_call(lm_layer_global_average_pooling2d(ctx, NULL), x);
+  x = lm_layer_call(lm_layer_dense(ctx, 3, &(lm_dense_opts){.activation = "softmax"}), x);
+  lm_model *m = lm_model_new(ctx, 1, &in, 1, &x, NULL);
+  assert_non_null(m);
+  const char *loss = "categorical_crossentropy";
+  lm_compile_opts co = {.optimizer_name = "sgd", .n_losses = 1, .losses = &loss};
+  assert_int_equal(lm_model_compile(m, &co), LM_OK);
+  int64_t xs[4] = {32, 16, 16, 8}, ys[2] = {32, 3};
+  lm_tensor *xt = lm_tensor_new(ctx, LM_FLOAT32, 4, xs), *yt = lm_tensor_new(ctx, LM_FLOAT32, 2, ys);
+  for (int64_t i = 0; i < lm_tensor_size(xt); i++)
+    lm_tensor_f32(xt)[i] = (float)((i * 37) % 101) / 101.0f - 0.4f;
+  for (int64_t i = 0; i < 32; i++)
+    for (int j = 0; j < 3; j++) lm_tensor_f32(yt)[i * 3 + j] = (i % 3) == j ? 1.0f : 0.0f;
+  lm_data dx = {1, &xt, NULL}, dy = {1, &yt, NULL};
+  for (int s = 0; s < 2; s++) assert_int_equal(lm_model_train_on_batch(m, &dx, &dy, NULL), LM_OK);
+  int64_t n = 0;
+  for (int li = 0; li < lm_model_n_layers(m); li++) {
+    lm_layer *l = lm_model_layer(m, li);
+    for (int k = 0; k < lm_layer_n_weights(l); k++) n += lm_tensor_size(lm_layer_weight(l, k));
+  }
+  float *all = malloc(sizeof(float) * (size_t)n);
+  assert_non_null(all);
+  int64_t at = 0;
+  for (int li = 0; li < lm_model_n_layers(m); li++) {
+    lm_layer *l = lm_model_layer(m, li);
+    for (int k = 0; k < lm_layer_n_weights(l); k++) {
+      lm_tensor *w = lm_layer_weight(l, k);
+      memcpy(all + at, lm_tensor_f32(w), sizeof(float) * (size_t)lm_tensor_size(w));
+      at += lm_tensor_size(w);
+    }
+  }
+  *out = all;
+  *n_out = n;
+  lm_tensor_free(xt);
+  lm_tensor_free(yt);
+  lm_ctx_free(ctx);
+}
+
+static void test_parallel_determinism(void **state) {
+  (void)state;
+  float *w1, *w2;
+  int64_t n1, n2;
+  train_two_steps(2, &w1, &n1);
+  train_two_steps(2, &w2, &n2);
+  assert_int_equal(n1, n2);
+  assert_true(n1 > 1000);
+  assert_memory_equal(w1, w2, sizeof(float) * (size_t)n1);
+  free(w1);
+  free(w2);
+}
+
 /* Conv2D(8, 3) -> MaxPooling2D -> Flatten -> Dense(10) trained for 2 epochs on
  * the first 1500 Fashion-MNIST test-set images scores well above chance on the
  * last 500 (the small test file keeps the test fast). */
@@ -328,6 +397,7 @@ int main(void) {
       cmocka_unit_test(test_shapes),         cmocka_unit_test(test_param_counts),
       cmocka_unit_test(test_errors),         cmocka_unit_test(test_bn_moving_update),
       cmocka_unit_test(test_save_load),      cmocka_unit_test(test_reproducible),
+      cmocka_unit_test(test_parallel_determinism),
       cmocka_unit_test(test_fashion_subset),
   };
   return cmocka_run_group_tests_name("conv_layers", tests, NULL, NULL);

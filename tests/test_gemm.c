@@ -182,6 +182,37 @@ static void test_padded_leading_dims(void **state) {
     }
 }
 
+/* lmk_sgemm_rows (the unpacked channels-last kernel, or lmk_sgemm where it
+ * does not apply) against the double loop: full and ragged 6-row blocks,
+ * 16- and 8-column blocks, beta 0 over NaN and beta 1, padded leading
+ * dimensions, a shape it declines (N % 8 != 0); bit-identical at 1 and 2
+ * threads. */
+static void test_rows_kernel(void **state) {
+  (void)state;
+  static const int shapes[][3] = {{6, 16, 1},   {7, 8, 5},     {13, 24, 32}, {100, 64, 576},
+                                  {31, 40, 27}, {257, 128, 9}, {12, 125, 4}, {5, 16, 3}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int v = 0; v < 2; v++) {
+      problem p;
+      float beta = v ? 1.0f : 0.0f;
+      problem_init(&p, false, false, shapes[s][0], shapes[s][1], shapes[s][2], (int)s % 3, 1.0f,
+                   beta, !v);
+      float *C[2];
+      for (int t = 0; t < 2; t++) {
+        size_t n = (size_t)p.M * p.ldc + 1;
+        C[t] = malloc(n * sizeof(float));
+        assert_non_null(C[t]);
+        memcpy(C[t], p.C0, n * sizeof(float));
+        lmk_sgemm_rows(p.M, p.N, p.K, p.A, p.lda, p.B, p.ldb, p.beta, C[t], p.ldc, t + 1);
+        problem_check(&p, C[t], "lmk_sgemm_rows");
+      }
+      if (lmk_sgemm_rows_ok(p.M, p.N, p.K))
+        assert_memory_equal(C[0], C[1], sizeof(float) * (size_t)p.M * p.ldc);
+      free(C[0]), free(C[1]);
+      problem_free(&p);
+    }
+}
+
 /* K == 0 or alpha == 0: C = beta * C, and A and B are never read. */
 static void test_empty_products(void **state) {
   (void)state;
@@ -267,7 +298,7 @@ int main(void) {
       cmocka_unit_test(test_shapes_and_transposes), cmocka_unit_test(test_alpha_beta),
       cmocka_unit_test(test_beta_zero_over_nan),    cmocka_unit_test(test_padded_leading_dims),
       cmocka_unit_test(test_empty_products),        cmocka_unit_test(test_determinism),
-      cmocka_unit_test(test_threads_and_clock),
+      cmocka_unit_test(test_threads_and_clock),     cmocka_unit_test(test_rows_kernel),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,10 @@
  * The im2col matrix of one image has a row per output pixel and the columns
  * (ki, kj, c), which is exactly the row order of the Keras kernel seen as a
  * (kh*kw*ic, oc) matrix, so y = col . kernel with no transposes. A 1x1,
- * stride-1 convolution is that gemm on x itself.
+ * stride-1 convolution is that gemm on x itself. These gemms go through
+ * lmk_sgemm_rows (no packing of the im2col matrix). With stride 1 the input
+ * gradient is the convolution of dy with the kernel turned by 180 degrees
+ * (im2col of dy, one gemm into dx); strided convolutions use col2im.
  *
  * Determinism: parallel loops write disjoint outputs (rows of col, whole
  * images of dx) or sum per channel over rows in a fixed order, so the results

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kernels/conv.h"
 #include "kernels/depthwise.h"
 
 #define LMK_PRAGMA(x) _Pragma(#x)
@@ -420,16 +421,5 @@ void lmk_depthwise_bwd_filter(const lmk_dw_geom *g, const float *x, const float 
 }
 
 void lmk_bias_grad_rows(const float *dy, int64_t M, int N, float *db, int threads) {
-  enum { BLK = 64 };
-  const int n_blk = (N + BLK - 1) / BLK;
-  LMK_PAR_FOR(threads, M * N > LMK_PAR_MIN)
-  for (int bi = 0; bi < n_blk; bi++) {
-    const int c0 = bi * BLK, c1 = c0 + BLK < N ? c0 + BLK : N;
-    double acc[BLK] = {0};
-    for (int64_t i = 0; i < M; i++) {
-      const float *row = dy + i * N;
-      for (int j = c0; j < c1; j++) acc[j - c0] += row[j];
-    }
-    for (int j = c0; j < c1; j++) db[j] += (float)acc[j - c0];
-  }
+  lmk_col_sums_add(dy, M, N, db, threads); /* one column-sum kernel (conv.c) */
 }

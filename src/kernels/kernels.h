@@ -34,6 +34,13 @@ void lmk_rowmm(int m, int n, int k, const float *A, int lda, const float *B, int
 /* Test switch: mode bit 0 forces the generic (non-AVX2) builds of the rnn
  * kernels. Returns the old mode. */
 int lmk_rnn_set_mode(int mode);
+/* C = A . B + beta C (row-major, alpha 1) for channels-last convolution
+ * shapes: an AVX2+FMA kernel that reads A in place (no packing), parallel
+ * over row blocks, deterministic for any thread count; lmk_sgemm when
+ * lmk_sgemm_rows_ok is false (no AVX2/FMA, N % 8 != 0, K N > 128 Ki, M < 6). */
+bool lmk_sgemm_rows_ok(int M, int N, int K);
+void lmk_sgemm_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    float beta, float *C, int ldc, int threads);
 /* Thread count for BLAS and OpenMP loops. */
 void lmk_set_threads(int n);
 int lmk_threads(void);

@@ -8,29 +8,26 @@
 #include <limits.h>
 #include <string.h>
 
+#include "kernels/conv_shape.h"
 #include "kernels/kernels.h"
 #include "ops/ops.h"
 
 enum { C_STRIDE, C_DIL, C_PAD, C_BIAS };
 
 /* Output length and left padding for a window of span (K-1)*d+1. */
+/* valid and same come from kernels/conv_shape.h, the one copy of the TF rule. */
 int64_t lmo_seq_out_len(int64_t L, int K, int stride, int dil, int pad,
                         int64_t *pad_left) {
-  int64_t span = (int64_t)(K - 1) * dil + 1;
+  int64_t span = (int64_t)(K - 1) * dil + 1, after;
   *pad_left = 0;
   if (L == LM_NONE)
     return LM_NONE;
-  if (pad == 1) {
-    int64_t out = (L + stride - 1) / stride;
-    int64_t total = (out - 1) * stride + span - L;
-    *pad_left = total > 0 ? total / 2 : 0;
-    return out;
-  }
   if (pad == 2) {
     *pad_left = span - 1;
-    return (L + stride - 1) / stride;
+    return lmk_conv_out(L, K, stride, dil, true);
   }
-  return L >= span ? (L - span) / stride + 1 : 0;
+  lmk_conv_pads(L, K, stride, dil, pad == 1, pad_left, &after);
+  return lmk_conv_out(L, K, stride, dil, pad == 1);
 }
 
 static lm_status conv1d_infer(lmg_graph *g, lmg_node *n) {

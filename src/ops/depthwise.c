@@ -182,8 +182,8 @@ static void pw_forward(lmg_graph *g, lmg_node *n) {
     for (int64_t i = 0; i < n->size; i++) y[i] = 0.0f;
   }
   if (M && N && K)
-    lmk_sgemm(false, false, M, N, K, 1.0f, lmg_in(g, n, 0)->val, K, lmg_in(g, n, 1)->val, N, beta,
-              y, N);
+    lmk_sgemm_rows(M, N, K, lmg_in(g, n, 0)->val, K, lmg_in(g, n, 1)->val, N, beta, y, N,
+                   g->threads);
 }
 
 static void pw_backward(lmg_graph *g, lmg_node *n) {
