@@ -4,6 +4,9 @@
  *
  *   fashion_cnn [DIR] [--epochs N] [--train N] [--threads N] [--seed S]
  *
+ * The same program as a Keras script: examples/fashion_mnist_cnn.py; with the
+ * same --seed and --threads, `lamina run` prints the same numbers.
+ *
  * DIR holds the four IDX .gz files; without it the data comes from
  * $LAMINA_FASHION_MNIST, Debian's dataset-fashion-mnist package
  * (/usr/share/datasets/fashion-mnist) or ../shared/data/fashion-mnist.
@@ -11,44 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "fashion_data.h"
 #include "lamina.h"
-
-static const char *find_dir(const char *arg) {
-  static const char *const candidates[] = {
-      "/usr/share/datasets/fashion-mnist",
-      "../shared/data/fashion-mnist",
-      "../../shared/data/fashion-mnist",
-  };
-  if (arg) return arg;
-  const char *env = getenv("LAMINA_FASHION_MNIST");
-  if (env) return env;
-  char probe[512];
-  for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
-    snprintf(probe, sizeof probe, "%s/t10k-labels-idx1-ubyte.gz", candidates[i]);
-    if (access(probe, R_OK) == 0) return candidates[i];
-  }
-  return NULL;
-}
-
-/* Images scaled to [0, 1] as (N, 28, 28, 1); labels as (N,). */
-static lm_tensor *load(lm_ctx *ctx, const char *dir, const char *name, int64_t max_items,
-                       bool images) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  lm_tensor *t = lm_tensor_load_idx(ctx, path, max_items);
-  if (!t || !images) return t;
-  int64_t shape[4] = {lm_tensor_dim(t, 0), 28, 28, 1};
-  lm_tensor *x = lm_tensor_new(ctx, LM_FLOAT32, 4, shape);
-  if (x) {
-    const float *s = lm_tensor_f32(t);
-    float *d = lm_tensor_f32(x);
-    for (int64_t i = 0; i < lm_tensor_size(x); i++) d[i] = s[i] / 255.0f;
-  }
-  lm_tensor_free(t);
-  return x;
-}
 
 static lm_sym *conv(lm_ctx *ctx, int filters, lm_sym *x) {
   return lm_layer_call(lm_layer_conv2d(ctx, filters, 3, 3, &(lm_conv2d_opts){.activation = "relu"}),
@@ -58,7 +26,8 @@ static lm_sym *conv(lm_ctx *ctx, int filters, lm_sym *x) {
 int main(int argc, char **argv) {
   const char *dir_arg = NULL;
   int epochs = 5, threads = 0;
-  unsigned long long seed = 42;
+  unsigned long long seed = 0;
+  bool has_seed = false;
   int64_t n_train = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--epochs") == 0 && i + 1 < argc)
@@ -67,24 +36,26 @@ int main(int argc, char **argv) {
       n_train = atoll(argv[++i]);
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       threads = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+    else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
       seed = strtoull(argv[++i], NULL, 10);
+      has_seed = true;
+    }
     else
       dir_arg = argv[i];
   }
-  const char *dir = find_dir(dir_arg);
+  const char *dir = fashion_find_dir(dir_arg);
   if (!dir) {
     fprintf(stderr, "fashion_cnn: Fashion-MNIST not found; install Debian's "
                     "dataset-fashion-mnist or pass the folder\n");
     return 1;
   }
   lm_ctx *ctx = lm_ctx_new(NULL, NULL);
-  lm_ctx_set_seed(ctx, seed);
+  if (has_seed) lm_ctx_set_seed(ctx, seed); /* else the default, as `lamina run` */
   if (threads > 0) lm_ctx_set_threads(ctx, threads);
-  lm_tensor *x_train = load(ctx, dir, "train-images-idx3-ubyte.gz", n_train, true);
-  lm_tensor *y_train = load(ctx, dir, "train-labels-idx1-ubyte.gz", n_train, false);
-  lm_tensor *x_test = load(ctx, dir, "t10k-images-idx3-ubyte.gz", 0, true);
-  lm_tensor *y_test = load(ctx, dir, "t10k-labels-idx1-ubyte.gz", 0, false);
+  lm_tensor *x_train = fashion_load(ctx, dir, "train-images-idx3-ubyte.gz", n_train, true);
+  lm_tensor *y_train = fashion_load(ctx, dir, "train-labels-idx1-ubyte.gz", n_train, false);
+  lm_tensor *x_test = fashion_load(ctx, dir, "t10k-images-idx3-ubyte.gz", 0, true);
+  lm_tensor *y_test = fashion_load(ctx, dir, "t10k-labels-idx1-ubyte.gz", 0, false);
   if (!x_train || !y_train || !x_test || !y_test) {
     fprintf(stderr, "fashion_cnn: %s\n", lm_errmsg(ctx));
     lm_ctx_free(ctx);
@@ -112,18 +83,22 @@ int main(int argc, char **argv) {
   }
   lm_model_summary(model, NULL, NULL);
 
+  /* validation_data=(x_test, y_test) as in the classic Keras example: val_acc
+   * after each epoch is the test accuracy of that epoch's weights */
   lm_data dx = {1, &x_train, NULL}, dy = {1, &y_train, NULL};
+  lm_data tx = {1, &x_test, NULL}, ty = {1, &y_test, NULL};
   lm_fit_opts fo = LM_FIT_DEFAULTS;
   fo.epochs = epochs;
   fo.batch_size = 64;
   fo.verbose = 2;
+  fo.val_x = &tx;
+  fo.val_y = &ty;
   if (!lm_model_fit(model, &dx, &dy, &fo)) {
     fprintf(stderr, "fashion_cnn: %s\n", lm_errmsg(ctx));
     lm_ctx_free(ctx);
     return 1;
   }
   double logs[2];
-  lm_data tx = {1, &x_test, NULL}, ty = {1, &y_test, NULL};
   if (lm_model_evaluate(model, &tx, &ty, 256, 0, logs)) {
     fprintf(stderr, "fashion_cnn: %s\n", lm_errmsg(ctx));
     lm_ctx_free(ctx);
