@@ -52,10 +52,10 @@ int main(int argc, char **argv) {
   lm_ctx *ctx = lm_ctx_new(NULL, NULL);
   if (has_seed) lm_ctx_set_seed(ctx, seed); /* else the default, as `lamina run` */
   if (threads > 0) lm_ctx_set_threads(ctx, threads);
-  lm_tensor *x_train = fashion_load(ctx, dir, "train-images-idx3-ubyte.gz", n_train, true);
-  lm_tensor *y_train = fashion_load(ctx, dir, "train-labels-idx1-ubyte.gz", n_train, false);
-  lm_tensor *x_test = fashion_load(ctx, dir, "t10k-images-idx3-ubyte.gz", 0, true);
-  lm_tensor *y_test = fashion_load(ctx, dir, "t10k-labels-idx1-ubyte.gz", 0, false);
+  lm_tensor *x_train = fashion_load(ctx, dir, "train-images-idx3-ubyte.gz", n_train, 4);
+  lm_tensor *y_train = fashion_load(ctx, dir, "train-labels-idx1-ubyte.gz", n_train, 0);
+  lm_tensor *x_test = fashion_load(ctx, dir, "t10k-images-idx3-ubyte.gz", 0, 4);
+  lm_tensor *y_test = fashion_load(ctx, dir, "t10k-labels-idx1-ubyte.gz", 0, 0);
   if (!x_train || !y_train || !x_test || !y_test) {
     fprintf(stderr, "fashion_cnn: %s\n", lm_errmsg(ctx));
     lm_ctx_free(ctx);

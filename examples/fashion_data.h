@@ -28,15 +28,16 @@ static const char *fashion_find_dir(const char *arg) {
   return NULL;
 }
 
-/* Images scaled to [0, 1] as (N, 28, 28, 1); labels as (N,). max_items 0: all. */
+/* Images scaled to [0, 1] as (N, 28, 28, 1) with ndim 4 or as (N, 28, 28) (28
+ * steps of 28 features) with ndim 3; ndim 0: labels as (N,). max_items 0: all. */
 static lm_tensor *fashion_load(lm_ctx *ctx, const char *dir, const char *name,
-                               int64_t max_items, bool images) {
+                               int64_t max_items, int ndim) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   lm_tensor *t = lm_tensor_load_idx(ctx, path, max_items);
-  if (!t || !images) return t;
+  if (!t || ndim == 0) return t;
   int64_t shape[4] = {lm_tensor_dim(t, 0), 28, 28, 1};
-  lm_tensor *x = lm_tensor_new(ctx, LM_FLOAT32, 4, shape);
+  lm_tensor *x = lm_tensor_new(ctx, LM_FLOAT32, ndim == 3 ? 3 : 4, shape);
   if (x) {
     const float *s = lm_tensor_f32(t);
     float *d = lm_tensor_f32(x);

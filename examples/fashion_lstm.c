@@ -12,51 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "fashion_data.h"
 #include "lamina.h"
-
-static const char *find_dir(const char *arg) {
-  static const char *const candidates[] = {
-      "/usr/share/datasets/fashion-mnist",
-      "../shared/data/fashion-mnist",
-      "../../shared/data/fashion-mnist",
-  };
-  if (arg)
-    return arg;
-  const char *env = getenv("LAMINA_FASHION_MNIST");
-  if (env)
-    return env;
-  char probe[512];
-  for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
-    snprintf(probe, sizeof probe, "%s/t10k-labels-idx1-ubyte.gz",
-             candidates[i]);
-    if (access(probe, R_OK) == 0)
-      return candidates[i];
-  }
-  return NULL;
-}
-
-/* Images scaled to [0, 1] as (N, 28, 28): 28 steps of 28 features; labels as
- * (N,). */
-static lm_tensor *load(lm_ctx *ctx, const char *dir, const char *name,
-                       int64_t max_items, bool images) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  lm_tensor *t = lm_tensor_load_idx(ctx, path, max_items);
-  if (!t || !images)
-    return t;
-  int64_t shape[3] = {lm_tensor_dim(t, 0), 28, 28};
-  lm_tensor *x = lm_tensor_new(ctx, LM_FLOAT32, 3, shape);
-  if (x) {
-    const float *s = lm_tensor_f32(t);
-    float *d = lm_tensor_f32(x);
-    for (int64_t i = 0; i < lm_tensor_size(x); i++)
-      d[i] = s[i] / 255.0f;
-  }
-  lm_tensor_free(t);
-  return x;
-}
 
 int main(int argc, char **argv) {
   const char *dir_arg = NULL;
@@ -74,7 +32,7 @@ int main(int argc, char **argv) {
     else
       dir_arg = argv[i];
   }
-  const char *dir = find_dir(dir_arg);
+  const char *dir = fashion_find_dir(dir_arg);
   if (!dir) {
     fprintf(stderr, "fashion_lstm: Fashion-MNIST not found; install Debian's "
                     "dataset-fashion-mnist or pass the folder\n");
@@ -85,11 +43,11 @@ int main(int argc, char **argv) {
   if (threads > 0)
     lm_ctx_set_threads(ctx, threads);
   lm_tensor *x_train =
-      load(ctx, dir, "train-images-idx3-ubyte.gz", n_train, true);
+      fashion_load(ctx, dir, "train-images-idx3-ubyte.gz", n_train, 3);
   lm_tensor *y_train =
-      load(ctx, dir, "train-labels-idx1-ubyte.gz", n_train, false);
-  lm_tensor *x_test = load(ctx, dir, "t10k-images-idx3-ubyte.gz", 0, true);
-  lm_tensor *y_test = load(ctx, dir, "t10k-labels-idx1-ubyte.gz", 0, false);
+      fashion_load(ctx, dir, "train-labels-idx1-ubyte.gz", n_train, 0);
+  lm_tensor *x_test = fashion_load(ctx, dir, "t10k-images-idx3-ubyte.gz", 0, 3);
+  lm_tensor *y_test = fashion_load(ctx, dir, "t10k-labels-idx1-ubyte.gz", 0, 0);
   if (!x_train || !y_train || !x_test || !y_test) {
     fprintf(stderr, "fashion_lstm: %s\n", lm_errmsg(ctx));
     lm_ctx_free(ctx);

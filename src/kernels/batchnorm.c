@@ -11,14 +11,7 @@
  * does not depend on the thread count either. */
 #include "kernels/conv.h"
 
-#define LMK_PRAGMA(x) _Pragma(#x)
-#ifdef _OPENMP
-#define LMK_PAR_FOR(nt, cond) \
-  LMK_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (cond))
-#else
-#define LMK_PAR_FOR(nt, cond)
-#endif
-#define LMK_PAR_MIN 32768
+#include "kernels/par.h"
 
 enum { BN_BLK = 16 };
 

@@ -11,14 +11,7 @@
 #include <omp.h>
 #endif
 
-#define LMK_PRAGMA(x) _Pragma(#x)
-#ifdef _OPENMP
-#define LMK_PAR_FOR(nt, cond) \
-  LMK_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (cond))
-#else
-#define LMK_PAR_FOR(nt, cond)
-#endif
-#define LMK_PAR_MIN 32768
+#include "kernels/par.h"
 
 /* Budget for one im2col chunk: 512 Ki floats (2 MiB), so that the matrix the
  * gemm reads right after im2col wrote it is still in cache (at least one image). */

@@ -12,14 +12,7 @@
 #include "kernels/conv.h"
 #include "kernels/depthwise.h"
 
-#define LMK_PRAGMA(x) _Pragma(#x)
-#ifdef _OPENMP
-#define LMK_PAR_FOR(nt, cond) \
-  LMK_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (cond))
-#else
-#define LMK_PAR_FOR(nt, cond)
-#endif
-#define LMK_PAR_MIN 32768 /* multiply-adds below which one thread is faster */
+#include "kernels/par.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define DW_X86 1

@@ -4,14 +4,7 @@
 
 #include "kernels/conv.h"
 
-#define LMK_PRAGMA(x) _Pragma(#x)
-#ifdef _OPENMP
-#define LMK_PAR_FOR(nt, cond) \
-  LMK_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (cond))
-#else
-#define LMK_PAR_FOR(nt, cond)
-#endif
-#define LMK_PAR_MIN 32768
+#include "kernels/par.h"
 
 /* The real rows [*y0, *y1) and columns [*x0, *x1) of window (oy, ox), as
  * offsets into the window. */

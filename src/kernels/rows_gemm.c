@@ -14,13 +14,7 @@
 
 #include "kernels/kernels.h"
 
-#define LMK_PRAGMA(x) _Pragma(#x)
-#ifdef _OPENMP
-#define LMK_PAR_FOR(nt, cond) \
-  LMK_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (cond))
-#else
-#define LMK_PAR_FOR(nt, cond)
-#endif
+#include "kernels/par.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "layers/layer.h"
+#include "layers/rnn.h"
 #include "ops/ops.h"
 
 typedef struct gru_cfg {
@@ -13,20 +14,10 @@ typedef struct gru_cfg {
   char kernel_init[32], rec_init[32], bias_init[32];
 } gru_cfg;
 
-static lm_status gru_check_input(lm_layer *l, const lm_shape *in) {
-  if (in->ndim == 3 && in->d[2] != LM_NONE) return LM_OK;
-  char s[128];
-  lml_shape_str(in, s, sizeof s);
-  return lm_fail(l->ctx, LM_ERR_SHAPE,
-                 "Input 0 is incompatible with layer %s: expected ndim=3 (batch, timesteps, "
-                 "features) with the features defined, found shape %s",
-                 l->name, s);
-}
-
 static lm_status gru_build(lm_layer *l, int n_in, const lm_shape *in) {
   (void)n_in;
   gru_cfg *c = l->cfg;
-  if (gru_check_input(l, &in[0])) return l->ctx->err;
+  if (lml_rnn_check_input(l, &in[0])) return l->ctx->err;
   int64_t U = c->units, ks[2] = {in[0].d[2], 3 * U}, rs[2] = {U, 3 * U};
   if (!lml_add_weight(l, "kernel", 2, ks, c->kernel_init, true)) return l->ctx->err;
   if (!lml_add_weight(l, "recurrent_kernel", 2, rs, c->rec_init, true)) return l->ctx->err;
@@ -42,21 +33,7 @@ static lm_status gru_build(lm_layer *l, int n_in, const lm_shape *in) {
 static lm_status gru_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out) {
   (void)n_in;
   gru_cfg *c = l->cfg;
-  if (gru_check_input(l, &in[0])) return l->ctx->err;
-  int64_t want = l->weights[0].t->shape[0];
-  if (in[0].d[2] != want) {
-    char s[128];
-    lml_shape_str(&in[0], s, sizeof s);
-    return lm_fail(l->ctx, LM_ERR_SHAPE,
-                   "Input 0 is incompatible with layer %s: expected axis -1 of input shape to "
-                   "have value %lld but got shape %s",
-                   l->name, (long long)want, s);
-  }
-  *out = in[0];
-  out->dtype = LM_FLOAT32;
-  if (!c->return_sequences) out->ndim = 2;
-  out->d[out->ndim - 1] = c->units;
-  return LM_OK;
+  return lml_rnn_seq_shape(l, &in[0], c->units, c->return_sequences, out);
 }
 
 static lm_status gru_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {

@@ -88,23 +88,29 @@ int lml_rnn_n_outputs(const lm_layer *l) {
   return c->return_state ? 1 + c->n_states : 1;
 }
 
-lm_status lml_rnn_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out) {
-  (void)n_in;
-  lml_rnn_cfg *c = l->cfg;
-  if (lml_rnn_check_input(l, &in[0])) return l->ctx->err;
+lm_status lml_rnn_seq_shape(lm_layer *l, const lm_shape *in, int units, bool return_sequences,
+                            lm_shape *out) {
+  if (lml_rnn_check_input(l, in)) return l->ctx->err;
   int64_t want = l->weights[0].t->shape[0];
-  if (in[0].d[2] != want) {
+  if (in->d[2] != want) {
     char s[128];
-    lml_shape_str(&in[0], s, sizeof s);
+    lml_shape_str(in, s, sizeof s);
     return lm_fail(l->ctx, LM_ERR_SHAPE,
                    "Input 0 is incompatible with layer %s: expected axis -1 of input shape to "
                    "have value %lld but got shape %s",
                    l->name, (long long)want, s);
   }
-  out[0] = in[0];
-  out[0].dtype = LM_FLOAT32;
-  if (!c->return_sequences) out[0].ndim = 2;
-  out[0].d[out[0].ndim - 1] = c->units;
+  *out = *in;
+  out->dtype = LM_FLOAT32;
+  if (!return_sequences) out->ndim = 2;
+  out->d[out->ndim - 1] = units;
+  return LM_OK;
+}
+
+lm_status lml_rnn_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out) {
+  (void)n_in;
+  lml_rnn_cfg *c = l->cfg;
+  if (lml_rnn_seq_shape(l, &in[0], c->units, c->return_sequences, &out[0])) return l->ctx->err;
   for (int k = 1; k < lml_rnn_n_outputs(l); k++) { /* states (batch, units) */
     memset(&out[k], 0, sizeof out[k]);
     out[k].ndim = 2;

@@ -24,6 +24,10 @@ typedef int (*lml_rnn_op_fn)(lmg_graph *g, int x, int w, int r, int b, int mask,
 lm_layer *lml_rnn_new(lm_ctx *ctx, const lml_class *cls, int units, const lm_rnn_opts *o,
                       const char *default_rec, int n_states);
 lm_status lml_rnn_check_input(lm_layer *l, const lm_shape *in);
+/* The sequence (or last) output's shape of a recurrent layer whose kernel is weight 0
+ * (LSTM, SimpleRNN, GRU); errors name the layer and the shape. */
+lm_status lml_rnn_seq_shape(lm_layer *l, const lm_shape *in, int units, bool return_sequences,
+                            lm_shape *out);
 lm_status lml_rnn_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out);
 int lml_rnn_n_outputs(const lm_layer *l);
 lm_status lml_rnn_emit(lm_layer *l, lmg_graph *g, const int *in, int *out, lml_rnn_op_fn op);
