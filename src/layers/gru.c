@@ -64,21 +64,8 @@ static void gru_config(const lm_layer *l, lm_buf *b) {
 }
 
 static lm_layer *gru_from_config(lm_ctx *ctx, const lmj_value *cfg, const char *name) {
-  lm_rnn_opts o = {
-      .activation = lmj_get_str(cfg, "activation", "tanh"),
-      .recurrent_activation = lmj_get_str(cfg, "recurrent_activation", "hard_sigmoid"),
-      .no_bias = !lmj_get_bool(cfg, "use_bias", true),
-      .no_reset_after = !lmj_get_bool(cfg, "reset_after", true),
-      .return_sequences = lmj_get_bool(cfg, "return_sequences", false),
-      .return_state = lmj_get_bool(cfg, "return_state", false),
-      .go_backwards = lmj_get_bool(cfg, "go_backwards", false),
-      .dropout = (float)lmj_get_num(cfg, "dropout", 0),
-      .recurrent_dropout = (float)lmj_get_num(cfg, "recurrent_dropout", 0),
-      .kernel_initializer = lmj_get_str(cfg, "kernel_initializer", NULL),
-      .recurrent_initializer = lmj_get_str(cfg, "recurrent_initializer", NULL),
-      .bias_initializer = lmj_get_str(cfg, "bias_initializer", NULL),
-      .name = name,
-  };
+  lm_rnn_opts o = lml_rnn_opts_from_config(cfg, name, "hard_sigmoid");
+  o.no_reset_after = !lmj_get_bool(cfg, "reset_after", true);
   return lm_layer_gru(ctx, (int)lmj_get_num(cfg, "units", 0), &o);
 }
 
