@@ -185,12 +185,16 @@ static void test_padded_leading_dims(void **state) {
 /* lmk_sgemm_rows (the unpacked channels-last kernel, or lmk_sgemm where it
  * does not apply) against the double loop: full and ragged 6-row blocks,
  * 16- and 8-column blocks, beta 0 over NaN and beta 1, padded leading
- * dimensions, a shape it declines (N % 8 != 0); bit-identical at 1 and 2
- * threads. */
+ * dimensions, a shape it declines (N % 8 != 0), the column-sliced BLAS path
+ * for wide B; bit-identical at 1 and 2 threads where the in-place kernel runs. */
 static void test_rows_kernel(void **state) {
   (void)state;
   static const int shapes[][3] = {{6, 16, 1},   {7, 8, 5},     {13, 24, 32}, {100, 64, 576},
-                                  {31, 40, 27}, {257, 128, 9}, {12, 125, 4}, {5, 16, 3}};
+                                  {31, 40, 27}, {257, 128, 9}, {12, 125, 4}, {5, 16, 3},
+                                  /* K N over the in-place limit, few rows, N / 2 >= 256: at 2
+                                   * threads, one-thread BLAS products on column slices
+                                   * (16-aligned, the second one ragged for 520) */
+                                  {20, 520, 300}, {7, 1024, 130}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int v = 0; v < 2; v++) {
       problem p;

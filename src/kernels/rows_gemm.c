@@ -16,6 +16,11 @@
 
 #include "kernels/par.h"
 
+#if defined(LAMINA_HAVE_BLAS) && defined(_OPENMP)
+#include <omp.h>
+void openblas_set_num_threads(int n);
+#endif
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 #define RG_X86 1
@@ -112,6 +117,27 @@ void lmk_sgemm_rows(int M, int N, int K, const float *A, int lda, const float *B
       else
         rows_tail(mr, N, K, A + (int64_t)i * lda, lda, B, ldb, beta, C + (int64_t)i * ldc, ldc);
     }
+    return;
+  }
+#endif
+#if defined(LAMINA_HAVE_BLAS) && defined(_OPENMP)
+  /* Few rows against a wide B (yolo's 13x13 layers: M = 169, N = 512..1024,
+   * K = 2304..9216): OpenBLAS splits such a product over its threads by rows
+   * with a barrier per K block and scales poorly (1.46x at 2 threads on
+   * the 3x3x1024x1024 layer). Here each thread takes a 16-aligned slice of
+   * the columns and runs a one-thread BLAS product on it: no barriers, and
+   * packing A once per thread is small next to >= 256 columns of work. The
+   * slices depend only on the thread count, so results are deterministic. */
+  if (threads > 1 && K > 0 && M <= 1024 && N / threads >= 256 && !omp_in_parallel()) {
+    openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int t = 0; t < threads; t++) {
+      const int n0 = t == 0 ? 0 : (int)((int64_t)N * t / threads) & ~15;
+      const int n1 = t == threads - 1 ? N : (int)((int64_t)N * (t + 1) / threads) & ~15;
+      if (n1 > n0)
+        lmk_sgemm(false, false, M, n1 - n0, K, 1.0f, A, lda, B + n0, ldb, beta, C + n0, ldc);
+    }
+    openblas_set_num_threads(lmk_threads());
     return;
   }
 #endif
