@@ -28,6 +28,20 @@ static void buf_close(lms_interp *I, lm_buf *b) {
     }
 }
 
+_Noreturn void lms_fail_rt(lms_interp *I, const lms_node *at, const char *fmt, ...);
+
+/* The text of b as a string value; b is closed. A buffer that ran out of
+ * memory is an error, never a shorter string. */
+static lms_value *buf_value(lms_interp *I, lm_buf *b, const lms_node *at) {
+  if (b->oom) {
+    buf_close(I, b);
+    lms_fail_rt(I, at, "out of memory");
+  }
+  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
+  buf_close(I, b);
+  return r;
+}
+
 /* ---- errors ------------------------------------------------------------------ */
 
 static _Noreturn void vfail(lms_interp *I, int status, const lms_node *at, const char *fmt,
@@ -467,9 +481,7 @@ static lms_value *percent_format(lms_interp *I, lms_value *fmt, lms_value *args,
     buf_close(I, b);
     lms_fail(I, at, "not all arguments converted during string formatting");
   }
-  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-  buf_close(I, b);
-  return r;
+  return buf_value(I, b, at);
 }
 
 /* '{}'.format(x), '{:.4f}', '{0}', '{name}' */
@@ -596,9 +608,7 @@ static lms_value *str_format(lms_interp *I, lms_value *self, lms_args *a) {
     }
     s = close + 1;
   }
-  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-  buf_close(I, b);
-  return r;
+  return buf_value(I, b, a->call);
 }
 
 static lms_value *str_join(lms_interp *I, lms_value *self, lms_args *a) {
@@ -614,9 +624,7 @@ static lms_value *str_join(lms_interp *I, lms_value *self, lms_args *a) {
     if (i) lm_buf_putn(b, self->u.str.s, self->u.str.len);
     lm_buf_putn(b, seq->u.seq.items[i]->u.str.s, seq->u.seq.items[i]->u.str.len);
   }
-  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-  buf_close(I, b);
-  return r;
+  return buf_value(I, b, a->call);
 }
 
 static lms_value *str_case(lms_interp *I, lms_value *self, lms_args *a, bool upper) {
@@ -990,9 +998,7 @@ static lms_value *subscript(lms_interp *I, lms_value *obj, const lms_node *sn, c
     if (obj->kind == V_STR) {
       lm_buf *b = buf_open(I);
       for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) lm_buf_putn(b, obj->u.str.s + i, 1);
-      lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-      buf_close(I, b);
-      return r;
+      return buf_value(I, b, at);
     }
     lms_value *r = lms_seq(I, obj->kind, 0);
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
@@ -1352,7 +1358,10 @@ int lms_run_source(lm_ctx *ctx, const char *name, const char *src, size_t len, c
   if (!ctx) return LMS_RUNTIME;
   lms_interp *I = lm_alloc(ctx, sizeof *I);
   if (!I) {
-    fprintf(stderr, "lamina: out of memory\n");
+    char m[600];
+    snprintf(m, sizeof m, "%s: error: out of memory\n", name ? name : "<script>");
+    if (opts && opts->err) opts->err(opts->err_ud, m);
+    else fputs(m, stderr);
     return LMS_RUNTIME;
   }
   I->ctx = ctx;
