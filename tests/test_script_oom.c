@@ -14,12 +14,23 @@
  * "t.py: error: out of memory" (the interpreter's own allocation).
  *
  * Sites that no input reaches (defensive checks, kept so that a later change
- * cannot turn them into a crash):
+ * cannot turn them into a crash; tests/script_error_sites.py lists them as
+ * 'documented'):
  *   eval.c buf_open "text buffers nested too deeply": at most 3 buffers are
  *     open at once (str of a container holding a formatted value);
  *   eval.c "statement used as an expression", "unsupported statement",
- *     "a slice is only valid inside [ ]": the parser builds statements and
- *     slices only where they belong. */
+ *     "a slice is only valid inside [ ]", "cannot assign to this
+ *     expression": the parser builds statements, slices and assignment
+ *     targets only where they belong;
+ *   array.c new_tensor "negative dimensions are not allowed": its callers
+ *     pass shapes already checked (lms_shape_of, reshape's own check);
+ *   registry.c "Reshape: target_shape holds ints", value.c "expected a shape
+ *     (an int or a tuple of ints), not %s": the argument spec's 'S' type
+ *     refuses the value first, with the message naming the argument;
+ *   keras.c "LambdaCallback: the script's function failed": the library
+ *     error fit returns when a LambdaCallback's function failed; the report
+ *     shows the function's own error instead (the callback cases of
+ *     test_script_callbacks.c). */
 #include <string.h>
 
 #include "script/script.h"
