@@ -1053,11 +1053,23 @@ static lms_value *call_lambda(lms_interp *I, lms_value *f, lms_args *a) {
   return r;
 }
 
+/* Builtins that read or write files (refused under opts.sandbox). */
+static bool touches_files(const char *name) {
+  static const char *const names[] = {"np.load", "np.save", "np.loadtxt", "load_model", "save", "save_weights",
+                                      "load_weights", "CSVLogger", "ModelCheckpoint", "fashion_mnist.load_data",
+                                      "mnist.load_data", "load_digits", NULL};
+  for (int i = 0; names[i]; i++)
+    if (strcmp(name, names[i]) == 0) return true;
+  return false;
+}
+
 lms_value *lms_call(lms_interp *I, lms_value *f, lms_args *a) {
   switch (f->kind) {
   case V_BUILTIN: {
     const lms_builtin *b = f->u.fn.b;
     a->callee = b;
+    if (I->opts.sandbox && touches_files(b->name))
+      lms_fail(I, a->call, "%s() is not available in the sandbox (it reads or writes files)", b->name);
     if (b->spec) lms_bind(I, a, b->name, b->spec);
     return b->fn(I, f->u.fn.self, a);
   }

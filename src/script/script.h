@@ -38,6 +38,11 @@ typedef struct lms_opts {
   const char *checkpoint;
   int checkpoint_every;
   const char *resume;
+  /* Fuzzing (fuzz/fuzz_eval.c): builtins that touch files (np.load/save/
+   * loadtxt, datasets, model save/load, file-writing callbacks) are refused
+   * with an error, and fit runs at most 2 epochs. Memory is capped by the
+   * context's allocator. */
+  bool sandbox;
 } lms_opts;
 
 /* Runs the script held in src (len bytes, need not be NUL-terminated); name
