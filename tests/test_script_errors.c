@@ -520,6 +520,26 @@ static void test_data_file_errors(void **state) {
   unsetenv("LAMINA_DIGITS");
   remove("digits_bad.csv");
 
+  /* the fuzzing sandbox refuses builtins that touch files, and caps fit's epochs */
+  {
+    tu_capture so = {0}, se = {0};
+    lm_ctx *sc = tu_ctx();
+    lms_opts sb = {.mode = LMS_MODE_RUN, .out = tu_capture_fn, .out_ud = &so, .err = tu_capture_fn, .err_ud = &se,
+                   .sandbox = true};
+    const char *src = "import numpy as np\nnp.save('sandbox.npy', np.zeros(2))\n";
+    assert_int_equal(lms_run_source(sc, "t.py", src, strlen(src), &sb), LMS_SCRIPT_ERROR);
+    assert_non_null(se.text);
+    const char *want = "t.py:2:1: error: np.save() is not available in the sandbox (it reads or writes files)\n";
+    assert_memory_equal(se.text, want, strlen(want));
+    assert_int_equal(access("sandbox.npy", F_OK), -1);
+    const char *fit = MC "h = m.fit(x, y, epochs=50, verbose=0)\nprint(len(h.history['loss']))\n";
+    assert_int_equal(lms_run_source(sc, "t.py", fit, strlen(fit), &sb), LMS_OK);
+    assert_string_equal(so.text, "2\n");
+    lm_ctx_free(sc);
+    free(so.text);
+    free(se.text);
+  }
+
   /* a NUL byte in the source (a binary file given as a script) */
   tu_capture out = {0}, err = {0};
   lm_ctx *ctx = tu_ctx();
