@@ -1,7 +1,7 @@
 /* libFuzzer target for the model-script evaluator: lexes, parses and RUNS the
  * input as a script, in the sandbox (lms_opts.sandbox: no builtin that reads
- * or writes files, fit capped at 2 epochs) on a context whose allocator
- * refuses to hold more than 16 MiB, so that each input runs in milliseconds
+ * or writes files, fit capped at 2 epochs, arrays of at most 65,536 values)
+ * on a context whose allocator refuses to hold more than 8 MiB, so that each input runs in milliseconds
  * and a huge array or model is an "out of memory" error, not a fuzzer OOM.
  *   CC=clang cmake -S . -B build-fuzz -DLAMINA_FUZZ=ON -DLAMINA_BLAS=OFF -DLAMINA_OPENMP=OFF
  *   cmake --build build-fuzz --target fuzz_eval
@@ -46,7 +46,7 @@ static void sink(void *ud, const char *text) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  capped c = {.cap = (size_t)16 << 20};
+  capped c = {.cap = (size_t)8 << 20};
   lm_ctx *ctx = lm_ctx_new(capped_alloc, &c);
   if (!ctx) return 0;
   lm_ctx_set_log(ctx, NULL, NULL);

@@ -35,16 +35,24 @@ def c_strings(expr):
     return ''.join(out)
 
 
+def shrink(src):
+    """Sample counts of 100 and more down to 16 (the sandbox holds arrays of at
+    most 65,536 values; small data keeps each input fast)."""
+    src = re.sub(r'\b(np\.(?:random\.\w+|zeros|ones)\(\s*\(\s*)(\d{3,})\b', lambda m: m.group(1) + '16', src)
+    src = re.sub(r'\b(size\s*=\s*\(\s*)(\d{3,})\b', lambda m: m.group(1) + '16', src)
+    return re.sub(r'^(num_samples\s*=\s*)\d{3,}', lambda m: m.group(1) + '16', src, flags=re.M)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     seeds = []
     for path in sorted(glob.glob(os.path.join(ROOT, 'examples/*.py'))):
         src = open(path, encoding='utf-8').read()
         src = re.sub(r'^.*=\s*(keras\.datasets\.)?(fashion_)?mnist\.load_data\(\)\s*$', SMALL.rstrip('\n'), src, flags=re.M)
-        seeds.append(src)
+        seeds.append(shrink(src))
     for path in sorted(glob.glob(os.path.join(ROOT, 'tests/scripts/errors/*.py')) +
                        glob.glob(os.path.join(ROOT, 'fuzz/corpus/parser/*'))):
-        seeds.append(open(path, encoding='utf-8', errors='replace').read())
+        seeds.append(shrink(open(path, encoding='utf-8', errors='replace').read()))
     errs = open(os.path.join(ROOT, 'tests/test_script_errors.c'), encoding='utf-8').read()
     table = errs[errs.index('cases[] = {'):errs.index('};', errs.index('cases[] = {'))]
     for m in re.finditer(r'\{((?:NP|K|MC|M|""|"(?:[^"\\\n]|\\.)*")(?:\s*"(?:[^"\\\n]|\\.)*")*),\s*((?:"(?:[^"\\\n]|\\.)*"\s*)+),\s*[12],', table):

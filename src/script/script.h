@@ -40,8 +40,8 @@ typedef struct lms_opts {
   const char *resume;
   /* Fuzzing (fuzz/fuzz_eval.c): builtins that touch files (np.load/save/
    * loadtxt, datasets, model save/load, file-writing callbacks) are refused
-   * with an error, and fit runs at most 2 epochs. Memory is capped by the
-   * context's allocator. */
+   * with an error, fit runs at most 2 epochs and numpy arrays hold at most
+   * 65,536 values. Memory is capped by the context's allocator. */
   bool sandbox;
 } lms_opts;
 

@@ -15,6 +15,6 @@ model.add(layers.Dense(1, activation='sigmoid'))
 model.summary()
 model.compile(optimizer='rmsprop', loss='binary_crossentropy', metrics=['acc'])
 
-x = np.random.randint(1, 1000, size=(256, 20))
-y = np.random.randint(0, 2, size=(256, 1))
+x = np.random.randint(1, 1000, size=(16, 20))
+y = np.random.randint(0, 2, size=(16, 1))
 model.fit(x, y, epochs=2, batch_size=32, validation_split=0.25)

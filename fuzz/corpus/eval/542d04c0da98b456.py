@@ -15,7 +15,7 @@ model.summary()
 
 model.compile(optimizer='rmsprop', loss='categorical_crossentropy')
 import numpy as np
-x_train = np.random.random((1000, 64))
-y_train = np.random.random((1000, 10))
+x_train = np.random.random((16, 64))
+y_train = np.random.random((16, 10))
 model.fit(x_train, y_train, epochs=10, batch_size=128)
 score = model.evaluate(x_train, y_train)

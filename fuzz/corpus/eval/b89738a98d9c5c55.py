@@ -27,7 +27,7 @@ loss='categorical_crossentropy',
 metrics=['acc'])
 
 import numpy as np
-num_samples = 1000
+num_samples = 16
 max_length = 100
 text = np.random.randint(1, text_vocabulary_size, size = (num_samples, max_length))
 
