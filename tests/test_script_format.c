@@ -73,6 +73,8 @@ static void test_format_fields(void **state) {
       {"print('%s %r %5.1f%%' % ('a', 'b', 99.44))\n", "a 'b'  99.4%\n"},
       {"print('%*d|%-*d|%.*f' % (4, 7, 3, 1, 2, 3.14159))\n", "   7|1  |3.14\n"},
       {"print('%c%c' % (104, 'i'))\n", "hi\n"},
+      {"print('{:\u00e9>4}|{:*^7.2s}|%c' % 'x' if False else '{:\u00e9>4}|{:*^7.2s}|'.format(1, '\u00e9t\u00e9'))\n",
+       "\u00e9\u00e9\u00e91|**\u00e9t***|\n"},
       {"print('%d items' % 3, 'abc' % ())\n", "3 items abc\n"},
       {"print('{}'.format(True), '{:d}'.format(True), '{:>5}'.format(False), format(3.5), format(1234.5, ',.1f'))\n",
        "True 1     0 3.5 1,234.5\n"},

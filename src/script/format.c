@@ -17,7 +17,7 @@
 #define MAX_PREC 400
 
 typedef struct fspec {
-  int fill;   /* fill character */
+  char fill[5]; /* fill character (UTF-8) */
   char align; /* '<' '>' '^' '=' or 0 (the type's default) */
   char sign;  /* '+' '-' ' ' or 0 */
   bool z, alt, zero;
@@ -29,12 +29,15 @@ typedef struct fspec {
 
 /* Parses a format spec; returns NULL or CPython's message for a bad one. */
 static const char *parse_spec(const char *s, size_t n, fspec *f) {
-  *f = (fspec){.fill = ' ', .width = -1, .prec = -1};
+  *f = (fspec){.fill = " ", .width = -1, .prec = -1};
   size_t i = 0;
-  if (n >= 2 && strchr("<>=^", s[1])) {
-    f->fill = (unsigned char)s[0];
-    f->align = s[1];
-    i = 2;
+  unsigned char c0 = n ? (unsigned char)s[0] : 0;
+  size_t fl = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : c0 >= 0xC0 ? 2 : 1; /* the fill may be any character */
+  if (n >= fl + 1 && s[fl] && strchr("<>=^", s[fl])) {
+    memcpy(f->fill, s, fl);
+    f->fill[fl] = 0;
+    f->align = s[fl];
+    i = fl + 1;
   } else if (n >= 1 && strchr("<>=^", s[0])) {
     f->align = s[0];
     i = 1;
@@ -108,10 +111,9 @@ static void group_digits(const char *body, char sep, int every, long min_len, ch
 static void emit(lm_buf *b, const fspec *f, char def_align, const char *sign, const char *prefix,
                  const char *body, bool numeric) {
   char align = f->align ? f->align : def_align;
-  int fill = f->fill;
   long len = (long)(strlen(sign) + strlen(prefix) + strlen(body));
   long pad = f->width > len ? f->width - len : 0;
-  char fc[2] = {(char)fill, 0};
+  const char *fc = f->fill;
   if (align == '=' && numeric) {
     lm_buf_puts(b, sign);
     lm_buf_puts(b, prefix);
@@ -150,7 +152,7 @@ static void format_int(lm_buf *b, const fspec *f, int64_t x, char type, long min
   if (f->alt) prefix = type == 'b' ? "0b" : type == 'o' ? "0o" : type == 'x' ? "0x" : type == 'X' ? "0X" : "";
   const char *sign = sign_of(f, x < 0);
   char body[400];
-  bool zfill = f->fill == '0' && (f->align == '=' || (!f->align && f->zero));
+  bool zfill = strcmp(f->fill, "0") == 0 && (f->align == '=' || (!f->align && f->zero));
   long min_len = zfill && f->group ? f->width - (long)(strlen(sign) + strlen(prefix)) : 0;
   group_digits(digits, f->group, base == 10 ? 3 : 4, min_len, body, sizeof body);
   emit(b, f, '>', sign, prefix, body, true);
@@ -252,7 +254,7 @@ static void format_float(lm_buf *b, const fspec *f, double x, char type) {
     if (all_zero) neg = false;
   }
   const char *sign = sign_of(f, neg);
-  bool zfill = f->fill == '0' && (f->align == '=' || (!f->align && f->zero));
+  bool zfill = strcmp(f->fill, "0") == 0 && (f->align == '=' || (!f->align && f->zero));
   long min_len = zfill && f->group && isfinite(x) ? f->width - (long)strlen(sign) : 0;
   if (isfinite(x)) group_digits(body, f->group, 3, min_len, grouped, sizeof grouped);
   else snprintf(grouped, sizeof grouped, "%s", body);
@@ -261,8 +263,7 @@ static void format_float(lm_buf *b, const fspec *f, double x, char type) {
 
 static void format_str(lm_buf *b, const fspec *f, const char *s) {
   size_t n = strlen(s);
-  char *t = NULL;
-  if (f->prec >= 0 && (size_t)f->prec < n) { /* precision: the first characters (UTF-8 aware) */
+  if (f->prec >= 0) { /* precision: the first characters (UTF-8 aware) */
     size_t bytes = 0;
     long chars = 0;
     while (bytes < n && chars < f->prec) {
@@ -270,14 +271,6 @@ static void format_str(lm_buf *b, const fspec *f, const char *s) {
       while (bytes < n && ((unsigned char)s[bytes] & 0xC0) == 0x80) bytes++;
       chars++;
     }
-    t = malloc(bytes + 1);
-    if (!t) {
-      b->oom = true;
-      return;
-    }
-    memcpy(t, s, bytes);
-    t[bytes] = 0;
-    s = t;
     n = bytes;
   }
   long chars = 0;
@@ -285,11 +278,10 @@ static void format_str(lm_buf *b, const fspec *f, const char *s) {
   char align = f->align ? f->align : '<';
   long pad = f->width > chars ? f->width - chars : 0;
   long left = align == '>' ? pad : align == '^' ? pad / 2 : 0;
-  char fc[2] = {(char)f->fill, 0};
+  const char *fc = f->fill;
   for (long i = 0; i < left; i++) lm_buf_puts(b, fc);
-  lm_buf_puts(b, s);
+  lm_buf_putn(b, s, n);
   for (long i = left; i < pad; i++) lm_buf_puts(b, fc);
-  free(t);
 }
 
 void lms_format_value(lms_interp *I, lm_buf *b, lms_value *v, const char *spec, size_t n, const lms_node *at) {
@@ -305,7 +297,7 @@ void lms_format_value(lms_interp *I, lm_buf *b, lms_value *v, const char *spec, 
     lms_fail(I, at, "Invalid format specifier '%.*s' for object of type '%s'", (int)n, spec, tn);
   }
   if (f.zero && !f.align) { /* '0': zero padding after the sign */
-    f.fill = '0';
+    strcpy(f.fill, "0");
     if (v->kind != V_STR) f.align = '=';
   }
   if (v->kind == V_INT || v->kind == V_BOOL) {
@@ -382,7 +374,7 @@ lms_value *lms_percent_format(lms_interp *I, lms_value *fmt, lms_value *args, co
       continue;
     }
     if (s < e && *s == '(') lms_fail(I, at, "'%%(name)' mapping keys in '%%' formatting are not supported");
-    fspec f = {.fill = ' ', .width = -1, .prec = -1, .align = '>'};
+    fspec f = {.fill = " ", .width = -1, .prec = -1, .align = '>'};
     bool left = false;
     for (; s < e && strchr("-+ #0", *s); s++) {
       if (*s == '-') left = true;
@@ -435,7 +427,7 @@ lms_value *lms_percent_format(lms_interp *I, lms_value *fmt, lms_value *args, co
     lms_value *v = items[used++];
     if (left) f.align = '<';
     else if (f.zero && conv != 's' && conv != 'r' && conv != 'a' && conv != 'c') {
-      f.fill = '0';
+      strcpy(f.fill, "0");
       f.align = '=';
     }
     if (strchr("diu", conv)) {
