@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Seeds for fuzz/fuzz_eval.c (fuzz/corpus/eval/): the example scripts, the
 error corpus, the parser corpus, and every script of the error table in
-tests/test_script_errors.c and the allocation sweep in tests/test_script_oom.c.
+tests/test_script_errors.c and the allocation sweep in tests/test_script_oom.c, and
+the string formatting table tests/fixtures/format/format_table.tsv.
 Data sets are replaced by small random arrays (the sandbox refuses files).
   python3 fuzz/make_eval_corpus.py"""
 import glob
@@ -60,6 +61,17 @@ def main():
     oom = open(os.path.join(ROOT, 'tests/test_script_oom.c'), encoding='utf-8').read()
     for m in re.finditer(r'\{"[^"]*",\s*((?:"(?:[^"\\\n]|\\.)*"\s*)+),\s*\d+\}', oom):
         seeds.append(c_strings(m.group(1)))
+    # string formatting: one script per 40 rows of the CPython table
+    table = os.path.join(ROOT, 'tests/fixtures/format/format_table.tsv')
+    rows = open(table, encoding='utf-8').read().splitlines()
+    for k in range(0, len(rows), 40):
+        lines = []
+        for row in rows[k:k + 40]:
+            kind, val, spec, want = row.split('\t')
+            if want == '!error':
+                continue
+            lines.append("print('{:%s}'.format(%s))" % (spec, val) if kind == 'fmt' else "print('%%%s' %% (%s,))" % (spec, val))
+        seeds.append('\n'.join(lines) + '\n')
     for old in glob.glob(os.path.join(OUT, '*')):
         os.remove(old)
     for s in seeds:
