@@ -5,6 +5,7 @@ and the CLI (cli/*.c), and says which of them a test expects.
   python3 tests/script_error_sites.py            # summary + the untested sites
   python3 tests/script_error_sites.py --all      # every site with its status
   python3 tests/script_error_sites.py --check    # exit 1 when a site is untested
+  python3 tests/script_error_sites.py --by-file  # which test files expect the messages
 
 A site is a call of lms_fail / lms_fail_rt / lms_fail_lib / perr / unexpected /
 lm_fail (src/script) or an fprintf(stderr, ...) (cli). Its message is the
@@ -171,9 +172,9 @@ def test_strings():
             # join adjacent literals (a message may be split over lines)
             for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"(?:\s*"(?:[^"\\\n]|\\.)*")*', src):
                 lits = STR.findall(m.group(0))
-                out.append(c_unescape(''.join(lits)))
+                out.append((os.path.basename(path), c_unescape(''.join(lits))))
     for path in glob.glob(os.path.join(ROOT, 'tests/scripts/errors/*.err')):
-        out.extend(open(path, encoding='utf-8').read().splitlines())
+        out.extend(('scripts/errors', t) for t in open(path, encoding='utf-8').read().splitlines())
     return out
 
 
@@ -193,16 +194,20 @@ def to_regex(fmt):
 
 def main():
     show_all = '--all' in sys.argv
-    tests = test_strings()
+    tagged = test_strings()
+    tests = [t for _, t in tagged]
     blob = '\n'.join(tests)
+    by_file = {}
     rows, counts = [], {}
     for path, line, kind, fmt in sites():
         if fmt is None or re.fullmatch(r'%?[\w ]{0,20}:? ?%s\n?|\s*', fmt):
             status = 'passthrough'
         else:
             rx = to_regex(fmt.rstrip('\n'))
-            if any(rx.search(t) for t in tests):
+            hit = next((f for f, t in tagged if rx.search(t)), None)
+            if hit:
                 status = 'tested'
+                by_file[hit] = by_file.get(hit, 0) + 1
             elif any(p in blob for p in fixed_pieces(fmt.rstrip('\n'))) or \
                     any(len(t) >= 12 and '%' not in t and t in p for p in CONV.split(fmt) if p for t in tests):
                 status = 'tested(part)'
@@ -217,6 +222,9 @@ def main():
             print('%-12s %s:%d %s %r%s' % (status, path, line, kind, fmt,
                                            ('  -- ' + DOCUMENTED[(path, fmt)]) if status == 'documented' else ''))
     print('sites: %d; %s' % (len(rows), ', '.join('%s %d' % kv for kv in sorted(counts.items()))))
+    if '--by-file' in sys.argv:
+        print('tested, by the first test file that expects the message: ' +
+              ', '.join('%s %d' % kv for kv in sorted(by_file.items(), key=lambda kv: -kv[1])))
     if '--check' in sys.argv and counts.get('UNTESTED'):
         return 1
     return 0
