@@ -51,7 +51,7 @@ struct lmt_train {
   int *metric_kind; /* n_out * n_metrics_per_out */
   int n_names;
   char **names; /* loss, <out>_loss..., metrics */
-  bool *mask_train, *mask_eval, *mask_pred;
+  bool *mask_train, *mask_eval; /* predict runs on the model's own plan (lmm_infer) */
   int n_params;
   lm_tensor **params;
   int *param_nodes;
