@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "model/model.h"
+#include "train/train.h"
 #include "script/script.h"
 
 static float frand(unsigned *s) {
@@ -356,6 +357,33 @@ static void test_plan_memory(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* A compiled model that only predicts holds no training buffers: the
+ * training graph is never planned and the optimizer's moments come with the
+ * first step. */
+static void test_compiled_holds_no_training_buffers(void **state) {
+  (void)state;
+  lm_ctx *ctx = tu_ctx();
+  lm_model *m = conv_bn(ctx);
+  const char *loss = "mse";
+  lm_compile_opts co = {.optimizer_name = "adam", .n_losses = 1, .losses = &loss};
+  assert_int_equal(lm_model_compile(m, &co), LM_OK);
+  lm_tensor *x = rand_tensor(ctx, 4, (int64_t[]){NS, 8, 8, 3}, 5), *p = NULL;
+  predict_n(m, 1, &x, 4, &p);
+  const lm_optimizer *opt = m->train->opt;
+  assert_true(opt->n_params > 0);
+  for (int i = 0; i < 3 * opt->n_params; i++) assert_null(opt->slots[i]);
+  assert_null(m->train->g.slab);
+  assert_non_null(m->infer->g.slab);
+  lm_data dx = {1, &x, NULL}, dy = {1, &p, NULL};
+  assert_int_equal(lm_model_train_on_batch(m, &dx, &dy, NULL), LM_OK);
+  for (int i = 0; i < opt->n_params; i++) { /* Adam: m and v */
+    assert_non_null(opt->slots[3 * i]);
+    assert_non_null(opt->slots[3 * i + 1]);
+  }
+  assert_non_null(m->train->g.slab);
+  lm_ctx_free(ctx);
+}
+
 /* Fail the n-th allocation of build + predict (uncompiled) + compile + predict,
  * for every n: an error (out of memory), never a crash or a leak. */
 static int build_and_predict(lm_ctx *ctx) {
@@ -456,6 +484,7 @@ int main(void) {
       cmocka_unit_test(test_predict_on_batch),
       cmocka_unit_test(test_sequential_grows),
       cmocka_unit_test(test_plan_memory),
+      cmocka_unit_test(test_compiled_holds_no_training_buffers),
       cmocka_unit_test(test_alloc_sweep),
       cmocka_unit_test(test_script_predict),
   };

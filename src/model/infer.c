@@ -6,7 +6,18 @@ void lmm_infer_free(lm_model *m) {
   lmm_infer *p = m->infer;
   if (!p) return;
   lm_ctx *ctx = m->ctx;
-  lmg_profile_report(&p->g);
+  /* LAMINA_PROFILE=1: predict's table when the model never trained (the
+   * training graph prints its own, and tools read one table per run) */
+  const lmg_graph *tg = lmm_train_graph(m);
+  if (!tg || !tg->prof_steps) {
+    lmg_profile_report(&p->g);
+  } else if (p->g.profile && p->g.prof_fwd && p->g.prof_steps) {
+    double total = 0;
+    for (int i = 0; i < p->g.n_nodes; i++) total += p->g.prof_fwd[i];
+    lm_log(ctx, "lamina predict: %lld batches, %.3f ms per batch in the ops (plan %.1f MB)\n",
+           (long long)p->g.prof_steps, 1e3 * total / (double)p->g.prof_steps,
+           (double)p->g.plan_bytes / 1e6);
+  }
   lmg_release(&p->g);
   lm_dealloc(ctx, p->in_nodes);
   lm_dealloc(ctx, p->out_nodes);

@@ -6,8 +6,8 @@
 static void model_destroy(lm_obj *o) {
   lm_model *m = (lm_model *)o;
   lm_ctx *ctx = m->ctx;
+  lmm_infer_free(m); /* first: it looks at the training graph's profile */
   lmt_train_free(m);
-  lmm_infer_free(m);
   lm_dealloc(ctx, m->inputs);
   lm_dealloc(ctx, m->outputs);
   lm_dealloc(ctx, m->layers);

@@ -51,6 +51,8 @@ bool lmm_owns_call(const lm_model *m, const lm_call *c);
 /* The inference plan, built on first use (NULL with the context's error). */
 lmm_infer *lmm_infer_get(lm_model *m);
 void lmm_infer_free(lm_model *m);
+/* The compiled training graph, NULL when not compiled (train/). */
+const lmg_graph *lmm_train_graph(const lm_model *m);
 /* Free the compiled state (train/). */
 void lmt_train_free(lm_model *m);
 

@@ -415,6 +415,7 @@ lm_status lm_model_compile(lm_model *m, const lm_compile_opts *o) {
   return LM_OK;
 }
 
+const lmg_graph *lmm_train_graph(const lm_model *m) { return m->train ? &m->train->g : NULL; }
 lm_optimizer *lm_model_optimizer(lm_model *m) { return m && m->train ? m->train->opt : NULL; }
 int lm_model_n_metrics(const lm_model *m) { return m && m->train ? m->train->n_names : 0; }
 const char *lm_model_metric_name(const lm_model *m, int i) {

@@ -422,7 +422,7 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
     return NULL;
   }
   int64_t total_rows = s.n_train + (do_val ? s.n_val : 0);
-  if (ensure_rows(m, total_rows)) return NULL;
+  if (ensure_rows(m, total_rows) || lmt_opt_ready(t->opt)) return NULL;
   lm_history *h = lmt_history_new(ctx, t->n_names, t->names, "val_", do_val ? t->n_names : 0,
                                   t->names);
   if (!h) return NULL;
@@ -590,6 +590,8 @@ lm_status lm_model_train_on_batch(lm_model *m, const lm_data *x, const lm_data *
   if (!st) st = ensure_rows(m, f.n);
   if (st) return st;
   if (f.n == 0) return lm_fail(m->ctx, LM_ERR_ARG, "train_on_batch: empty batch");
+  st = lmt_opt_ready(m->train->opt);
+  if (st) return st;
   for (int64_t i = 0; i < f.n; i++) m->train->rows[i] = i;
   double tmp[256];
   return run_batch(m, &f, m->train->rows, f.n, MODE_TRAIN, logs ? logs : tmp);

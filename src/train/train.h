@@ -33,6 +33,8 @@ struct lm_optimizer {
 };
 
 lm_status lmt_opt_attach(lm_optimizer *opt, int n, lm_tensor *const *params);
+/* Allocate the slots (zeroed) if not yet: before the first step or checkpoint. */
+lm_status lmt_opt_ready(lm_optimizer *opt);
 void lmt_opt_step(lm_optimizer *opt, int n, lm_tensor *const *params, float *const *grads);
 
 /* The compiled state of a model. */
