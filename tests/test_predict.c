@@ -123,6 +123,14 @@ static void test_mlp(void **state) {
   predict_n(m, 1, &x, 1, &b);
   for (int64_t k = 0; k < lm_tensor_size(a); k++)
     assert_float_equal(lm_tensor_f32(a)[k], lm_tensor_f32(b)[k], 1e-6);
+  /* the kept plan follows the context's thread count */
+  lm_ctx_set_threads(ctx, 1);
+  lm_tensor *c = NULL, *d = NULL;
+  predict_n(m, 1, &x, 32, &c);
+  assert_int_equal(m->infer->g.threads, 1);
+  lm_ctx_set_threads(ctx, 3);
+  predict_n(m, 1, &x, 32, &d);
+  assert_int_equal(m->infer->g.threads, 3);
   lm_ctx_free(ctx);
 }
 

@@ -603,6 +603,8 @@ static lm_status run_pred(lm_model *m, lmm_infer *p, const feed *f, const int64_
                           int64_t bs) {
   lmg_graph *g = &p->g;
   lm_status st = LM_OK;
+  /* the plan is kept across calls: plan again if the thread count changed since */
+  if (g->threads != (m->ctx->threads > 0 ? m->ctx->threads : 1)) g->planned = false;
   for (int i = 0; i < m->n_inputs && !st; i++) st = set_shape(g, p->in_nodes[i], f->x[i], bs);
   if (!st) st = lmg_plan_masked(g, bs, false, p->mask);
   if (st) return st;
