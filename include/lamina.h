@@ -462,6 +462,11 @@ lm_status lm_model_evaluate(lm_model *m, const lm_data *x, const lm_data *y, int
 lm_status lm_model_train_on_batch(lm_model *m, const lm_data *x, const lm_data *y, double *logs);
 /* outs receives lm_model_n_outputs(m) new tensors (caller frees). */
 lm_status lm_model_predict(lm_model *m, const lm_data *x, int batch_size, lm_tensor **outs);
+/* predict and predict_on_batch need no compile (Keras): they run an inference
+ * plan the model builds on first use and keeps (dropout off, batchnorm with its
+ * moving statistics); evaluate, fit and train_on_batch need compile.
+ * predict_on_batch: all of x as one batch. */
+lm_status lm_model_predict_on_batch(lm_model *m, const lm_data *x, lm_tensor **outs);
 
 int lm_history_n_epochs(const lm_history *h);
 int lm_history_n_keys(const lm_history *h);
