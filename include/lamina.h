@@ -107,6 +107,12 @@ lm_sym *lm_layer_call_n(lm_layer *layer, int n, lm_sym *const *xs);
  *   lm_sym *o[3]; lm_layer_call_multi(lstm, 1, &x, 3, o);  // output, h, c */
 lm_sym *lm_sym_output(const lm_sym *y, int i);
 int lm_layer_call_multi(lm_layer *layer, int n, lm_sym *const *xs, int max_out, lm_sym **outs);
+/* Keras' layer(x, initial_state=[h0, c0]) for LSTM (states h, c), GRU and SimpleRNN (h)
+ * and Bidirectional (the forward layer's states, then the backward layer's): the states
+ * are symbolic (batch, units) tensors, e.g. an encoder's return_state outputs, and get
+ * gradients. The call's inputs are [x, states...] (summary, save/load), as Keras'; the
+ * same as lm_layer_call_n(layer, 1 + n_states, {x, states...}). */
+lm_sym *lm_layer_call_rnn(lm_layer *layer, lm_sym *x, int n_states, lm_sym *const *states);
 
 const char *lm_layer_name(const lm_layer *l);
 const char *lm_layer_class(const lm_layer *l);
@@ -299,9 +305,9 @@ typedef struct lm_rnn_opts {
   bool no_unit_forget_bias;         /* unit_forget_bias=False (LSTM) */
   bool no_reset_after;              /* reset_after=False (GRU; default True as tf.keras) */
   bool return_sequences;
-  bool return_state; /* not supported yet: must be false */
+  bool return_state; /* outputs [output, h, c] (LSTM), [output, h] (GRU, SimpleRNN) */
   bool go_backwards;
-  float dropout, recurrent_dropout; /* not supported yet: must be 0 */
+  float dropout, recurrent_dropout; /* Keras masks: one per sample, fixed over the steps */
   const char *kernel_initializer;    /* NULL = "glorot_uniform" */
   const char *recurrent_initializer; /* NULL = "orthogonal" */
   const char *bias_initializer;      /* NULL = "zeros" */

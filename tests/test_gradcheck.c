@@ -256,7 +256,7 @@ static int b_seq_layer(lmg_graph *g, const int *in, const gc_case *c) {
  * recurrent_dropout farg[1]; 1: lstm sequences + states, go_backwards,
  * masked by in[3], no bias; 2: simple_rnn sequences + state with dropout. */
 static int b_rnn_more(lmg_graph *g, const int *in, const gc_case *c) {
-  lmo_rnn_more more = {true, c->farg[0], c->farg[1]};
+  lmo_rnn_more more = {.return_state = true, .dropout = c->farg[0], .recurrent_dropout = c->farg[1]};
   if (c->kind == 2) {
     lmo_rnn_args a = {true, false, LMO_TANH, LMO_TANH};
     return lmo_simple_rnn_ex(g, in[0], in[1], in[2], in[3], -1, &a, &more);
