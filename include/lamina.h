@@ -288,7 +288,8 @@ lm_layer *lm_layer_conv2d_transpose(lm_ctx *ctx, int filters, int kh, int kw,
  * mask_zero: a recurrent layer fed by an Embedding(mask_zero=True) skips the
  * steps whose id is 0 (keeps its state, repeats its last output); the mask
  * passes on through recurrent layers with return_sequences, Bidirectional,
- * TimeDistributed, Dropout and last-axis merges, as in Keras. */
+ * TimeDistributed, Dropout and the merges (Add, Concatenate, ...: the AND of
+ * their inputs' masks), as in Keras. */
 typedef struct lm_embedding_opts {
   const char *embeddings_initializer; /* NULL = "uniform" */
   bool mask_zero;
@@ -329,8 +330,9 @@ lm_layer *lm_layer_gru(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
  *     forwards ("forward_<name>") and a copy with go_backwards flipped
  *     ("backward_<name>"; its sequence output is put back in time order) and
  *     merges them: merge_mode NULL or "concat", "sum", "mul", "ave"; "none" (Keras'
- *     None) gives two outputs, forward then backward (lm_layer_call_multi). Weights
- *     "bidirectional_1/forward_lstm_1/kernel:0", ... forward first.
+ *     None) gives two outputs, forward then backward (lm_layer_call_multi). A layer
+ *     with return_state gives [output, h_fw, (c_fw,) h_bw, (c_bw)] (Keras 2.2.4).
+ *     Weights "bidirectional_1/forward_lstm_1/kernel:0", ... forward first.
  *   TimeDistributed(layer): applies layer to every step of (N, T, ...), the
  *     same weights for all steps ("time_distributed_1/kernel:0"). */
 lm_layer *lm_layer_bidirectional(lm_ctx *ctx, lm_layer *layer, const char *merge_mode,

@@ -263,35 +263,38 @@ static void test_gru_dropout_keras(void **state) {
 
 /* Two Embedding(mask_zero) branches (and a float input without a mask) merged, then an
  * LSTM(3). kind 0: Add(e1, e2); 1: Concatenate(e1, e2); 2: Concatenate(e1, f) (f has no
- * mask: only e1's). Each sample's output must be the LSTM over its kept steps only (the
- * same layer called on the compressed sequence, no mask). */
+ * mask: only e1's); 3: Concatenate(axis=1)(e1, e2), the masks concatenated along the
+ * steps; 4: Concatenate(axis=1)(e1, f), f's steps all kept. Each sample's output must be
+ * the LSTM over its kept steps only (the same layer called on the compressed sequence, no
+ * mask). */
 static void test_merge_masks(void **state) {
   (void)state;
   enum { N = 3, T = 6, V = 5, E = 2 };
   static const int32_t ids[2][N * T] = {{1, 2, 0, 3, 4, 0, 2, 2, 2, 1, 0, 0, 0, 3, 1, 4, 2, 1},
                                         {3, 0, 1, 2, 4, 1, 1, 2, 0, 0, 3, 1, 4, 4, 1, 0, 2, 1}};
-  for (int kind = 0; kind < 3; kind++) {
+  for (int kind = 0; kind < 5; kind++) {
+    bool floats = kind == 2 || kind == 4, steps = kind >= 3;
     lm_ctx *ctx = tu_ctx();
     lm_sym *in1 = lm_input(ctx, 1, (int64_t[]){T}, LM_INT32, NULL);
-    lm_sym *in2 = kind < 2 ? lm_input(ctx, 1, (int64_t[]){T}, LM_INT32, NULL)
+    lm_sym *in2 = !floats ? lm_input(ctx, 1, (int64_t[]){T}, LM_INT32, NULL)
                            : lm_input(ctx, 2, (int64_t[]){T, E}, LM_FLOAT32, NULL);
     lm_layer *emb1 = lm_layer_embedding(ctx, V, E, &(lm_embedding_opts){.mask_zero = true});
     lm_layer *emb2 = lm_layer_embedding(ctx, V, E, &(lm_embedding_opts){.mask_zero = true});
-    lm_sym *e[2] = {lm_layer_call(emb1, in1), kind < 2 ? lm_layer_call(emb2, in2) : in2};
-    lm_sym *merged = kind == 0 ? lm_add(ctx, 2, e) : lm_concatenate(ctx, 2, e, -1);
+    lm_sym *e[2] = {lm_layer_call(emb1, in1), !floats ? lm_layer_call(emb2, in2) : in2};
+    lm_sym *merged = kind == 0 ? lm_add(ctx, 2, e) : lm_concatenate(ctx, 2, e, steps ? 1 : -1);
     lm_layer *lstm = lm_layer_lstm(ctx, 3, &(lm_rnn_opts){.recurrent_activation = "sigmoid"});
     lm_sym *y = lm_layer_call(lstm, merged);
     lm_sym *ins[2] = {in1, in2};
     lm_model *m = compiled(lm_model_new(ctx, 2, ins, 1, &y, NULL));
-    int F = kind == 0 ? E : 2 * E;
+    int F = kind == 0 || steps ? E : 2 * E;
     lm_sym *plain = lm_input(ctx, 2, (int64_t[]){LM_NONE, F}, LM_FLOAT32, NULL);
     lm_sym *yp = lm_layer_call(lstm, plain); /* the same weights, no mask */
     lm_model *mp = compiled(lm_model_new(ctx, 1, &plain, 1, &yp, NULL));
     lm_tensor *x[2] = {lm_tensor_new(ctx, LM_INT32, 2, (int64_t[]){N, T}),
-                       kind < 2 ? lm_tensor_new(ctx, LM_INT32, 2, (int64_t[]){N, T})
+                       !floats ? lm_tensor_new(ctx, LM_INT32, 2, (int64_t[]){N, T})
                                 : lm_tensor_new(ctx, LM_FLOAT32, 3, (int64_t[]){N, T, E})};
     memcpy(lm_tensor_i32(x[0]), ids[0], sizeof ids[0]);
-    if (kind < 2)
+    if (!floats)
       memcpy(lm_tensor_i32(x[1]), ids[1], sizeof ids[1]);
     else
       for (int i = 0; i < N * T * E; i++) lm_tensor_f32(x[1])[i] = (float)sin(1.7 * i);
@@ -299,17 +302,19 @@ static void test_merge_masks(void **state) {
     lm_tensor *p;
     assert_int_equal(lm_model_predict(m, &dx, N, &p), LM_OK);
     const float *t1 = lm_tensor_f32(lm_layer_weight(emb1, 0));
-    const float *t2 = kind < 2 ? lm_tensor_f32(lm_layer_weight(emb2, 0)) : NULL;
+    const float *t2 = !floats ? lm_tensor_f32(lm_layer_weight(emb2, 0)) : NULL;
     for (int i = 0; i < N; i++) {
-      float seq[T * 2 * E];
+      float seq[2 * T * 2 * E];
       int K = 0;
-      for (int t = 0; t < T; t++) {
-        int a = ids[0][i * T + t], b = kind < 2 ? ids[1][i * T + t] : 1;
-        if (a == 0 || b == 0) continue; /* the AND of the masks */
+      for (int t = 0; t < (steps ? 2 * T : T); t++) {
+        int side = steps && t >= T, tt = side ? t - T : t; /* steps: e1's, then the other's */
+        int a = ids[0][i * T + tt], b = !floats ? ids[1][i * T + tt] : 1;
+        if (steps ? (side ? b == 0 : a == 0) : (a == 0 || b == 0)) continue; /* the masks */
         for (int f = 0; f < E; f++) {
           float v1 = t1[a * E + f];
-          float v2 = kind < 2 ? t2[b * E + f] : lm_tensor_f32(x[1])[(i * T + t) * E + f];
+          float v2 = !floats ? t2[b * E + f] : lm_tensor_f32(x[1])[(i * T + tt) * E + f];
           if (kind == 0) seq[K * F + f] = v1 + v2;
+          else if (steps) seq[K * F + f] = side ? v2 : v1;
           else seq[K * F + f] = v1, seq[K * F + E + f] = v2;
         }
         K++;

@@ -11,9 +11,12 @@
  *   the inputs that have one (an input without a mask does not restrict);
  *   Concatenate on the last axis (Concatenate.compute_mask: an input without a mask
  *   counts as all true, then all() over the last axis) is the same AND.
- * The AND of distinct masks is a float (N, T) node of 0/1 (a custom op without
- * gradient); one mask, or the same mask on every input, passes as it is. Concatenate
- * on another axis ends the mask here (Keras concatenates the masks: not supported).
+ *   Concatenate on the time axis (axis 1 of (batch, steps, features)) concatenates the
+ *   masks along the steps, an input without a mask giving all-true steps (Keras 2.2.4
+ *   does this when every input has a mask and fails otherwise).
+ * The AND of distinct masks and the concatenated masks are float 0/1 nodes (custom ops
+ * without gradient); one mask, or the same mask on every input, passes as it is.
+ * Concatenate on another axis ends the mask.
  * Under return_state the sequence output (rnn_seq) carries the mask and the states do
  * not. Anything else ends the mask. */
 #include <string.h>
@@ -58,7 +61,54 @@ static void and_forward(void *ud, lmg_graph *g, lmg_node *n) {
 
 static const lmo_custom_def and_def = {"mask_and", and_infer, and_forward, NULL, NULL};
 
+/* Masks concatenated along the steps: input j is a mask (N, T_j) or, for an input
+ * without one, the sequence itself (N, T_j, F): all steps kept. */
+static lm_status cat_infer(void *ud, lmg_graph *g, lmg_node *n) {
+  (void)ud;
+  n->dtype = LM_FLOAT32;
+  n->ndim = 2;
+  n->shape[0] = lmg_in(g, n, 0)->shape[0];
+  n->shape[1] = 0;
+  for (int i = 0; i < n->n_in; i++) {
+    int64_t t = lmg_in(g, n, i)->shape[1];
+    n->shape[1] = t == LM_NONE || n->shape[1] == LM_NONE ? LM_NONE : n->shape[1] + t;
+  }
+  return LM_OK;
+}
+
+static void cat_forward(void *ud, lmg_graph *g, lmg_node *n) {
+  (void)ud;
+  int64_t N = n->shape[0], T = n->shape[1];
+  for (int64_t r = 0; r < N; r++) {
+    int64_t o = 0;
+    for (int i = 0; i < n->n_in; i++) {
+      const lmg_node *m = lmg_in(g, n, i);
+      int64_t Ti = m->shape[1];
+      for (int64_t t = 0; t < Ti; t++)
+        n->val[r * T + o + t] = m->ndim == 3 || !lmo_rnn_masked(m, r * Ti + t) ? 1.0f : 0.0f;
+      o += Ti;
+    }
+  }
+}
+
+static const lmo_custom_def cat_def = {"mask_concat_steps", cat_infer, cat_forward, NULL, NULL};
+
 static int mask_of(lmg_graph *g, int x, int depth);
+
+/* Concatenate on the steps: the inputs' masks concatenated (-1 when none has one). */
+static int steps_mask(lmg_graph *g, int n, const int *in, int depth) {
+  int parts[64];
+  bool any = false;
+  if (n > 64) return -1;
+  for (int i = 0; i < n; i++) {
+    int m = mask_of(g, in[i], depth + 1);
+    any |= m >= 0;
+    parts[i] = m >= 0 ? m : in[i];
+  }
+  if (!any) return -1;
+  int y = lmo_custom(g, n, parts, &cat_def, NULL);
+  return y >= 0 ? y : -1;
+}
 
 /* The AND of the masks of inputs in[0 .. n-1] (Keras' merge compute_mask). */
 static int merged_mask(lmg_graph *g, int n, const int *in, int depth) {
@@ -90,6 +140,7 @@ static int mask_of(lmg_graph *g, int x, int depth) {
   if (op == &lmo_op_unfold_time) return mask_of(g, n->in[1], depth + 1);
   if (op == &lmo_op_binary || (op == &lmo_op_concat && n->iarg[0] == 2))
     return merged_mask(g, n->n_in, n->in, depth);
+  if (op == &lmo_op_concat && n->iarg[0] == 1) return steps_mask(g, n->n_in, n->in, depth);
   return -1;
 }
 

@@ -6,7 +6,11 @@
  * so summary, parameter counts, save/load and the optimizer see one layer.
  * For out_shape and emit the inner layer borrows its slice of that list
  * (lend/take_back); it never owns it. The wrapper never calls an inner layer
- * through lml_call, so it appears in no model through the wrapper. */
+ * through lml_call, so it appears in no model through the wrapper.
+ *
+ * Bidirectional follows Keras 2.2.4 for an inner layer with return_state (outputs
+ * [merged output, forward states, backward states]; merge_mode None: both outputs first)
+ * and for initial_state (the call's inputs [x, forward states, backward states]). */
 #include <string.h>
 
 #include "layers/layer.h"
