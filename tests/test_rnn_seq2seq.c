@@ -141,6 +141,54 @@ static void test_seq2seq_train_save(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* The decoder sees only zeros; the answer (the encoder's last token, at every decoder step)
+ * reaches it only through the initial states, so a trained model above chance (1/3) reads
+ * them (that the gradient also reaches the encoder through them is
+ * test_seq2seq_train_save's check). */
+static void test_seq2seq_learns_through_states(void **state) {
+  (void)state;
+  enum { N = 192, T1 = 5, T2 = 3, V = 3, U = 12 };
+  lm_ctx *ctx = tu_ctx();
+  lm_sym *ein = lm_input(ctx, 2, (int64_t[]){T1, V}, LM_FLOAT32, NULL);
+  lm_sym *din = lm_input(ctx, 2, (int64_t[]){T2, 1}, LM_FLOAT32, NULL);
+  lm_layer *enc = lm_layer_lstm(ctx, U, &(lm_rnn_opts){.return_state = true});
+  lm_layer *dec = lm_layer_lstm(ctx, U, &(lm_rnn_opts){.return_sequences = true});
+  lm_sym *e[3];
+  assert_int_equal(lm_layer_call_multi(enc, 1, &ein, 3, e), 3);
+  lm_sym *h = lm_layer_call_rnn(dec, din, 2, e + 1);
+  lm_sym *y = lm_layer_call(lm_layer_dense(ctx, V, &(lm_dense_opts){.activation = "softmax"}), h);
+  lm_sym *ins[2] = {ein, din};
+  lm_model *m = lm_model_new(ctx, 2, ins, 1, &y, NULL);
+  const char *loss = "categorical_crossentropy", *metric = "acc";
+  lm_compile_opts co = {.optimizer = lm_optimizer_adam(ctx, &(lm_optimizer_opts){.lr = 0.02f}),
+                        .n_losses = 1, .losses = &loss, .n_metrics = 1, .metrics = &metric};
+  assert_non_null(m);
+  assert_int_equal(lm_model_compile(m, &co), LM_OK);
+  lm_tensor *xe = lm_tensor_new(ctx, LM_FLOAT32, 3, (int64_t[]){N, T1, V});
+  lm_tensor *xd = lm_tensor_new(ctx, LM_FLOAT32, 3, (int64_t[]){N, T2, 1});
+  lm_tensor *t = lm_tensor_new(ctx, LM_FLOAT32, 3, (int64_t[]){N, T2, V});
+  uint64_t r = 12345;
+  for (int i = 0; i < N; i++) {
+    int last = 0;
+    for (int s = 0; s < T1; s++) {
+      r = r * 6364136223846793005ull + 1442695040888963407ull;
+      last = (int)((r >> 33) % V);
+      lm_tensor_f32(xe)[(i * T1 + s) * V + last] = 1.0f;
+    }
+    for (int s = 0; s < T2; s++) lm_tensor_f32(t)[(i * T2 + s) * V + last] = 1.0f;
+  }
+  lm_tensor *xs[2] = {xe, xd};
+  lm_data dx = {2, xs, NULL}, dy = {1, &t, NULL};
+  lm_fit_opts fo = LM_FIT_DEFAULTS;
+  fo.epochs = 25;
+  fo.verbose = 0;
+  if (!lm_model_fit(m, &dx, &dy, &fo)) fail_msg("%s", lm_errmsg(ctx));
+  double out[2];
+  assert_int_equal(lm_model_evaluate(m, &dx, &dy, 64, 0, out), LM_OK);
+  if (out[1] < 0.9) fail_msg("acc %.3f after training", out[1]);
+  lm_ctx_free(ctx);
+}
+
 static void test_initial_state_errors(void **state) {
   (void)state;
   lm_ctx *ctx = tu_ctx();
@@ -385,6 +433,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seq2seq_summary),      cmocka_unit_test(test_seq2seq_train_save),
       cmocka_unit_test(test_initial_state_errors), cmocka_unit_test(test_gru_dropout_keras),
+      cmocka_unit_test(test_seq2seq_learns_through_states),
       cmocka_unit_test(test_merge_masks),          cmocka_unit_test(test_bidirectional_states),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
