@@ -417,6 +417,12 @@ static void test_bidirectional_states(void **state) {
       assert_true(lm_tensor_f32(p[0])[n * 8 + 4 + u] == lm_tensor_f32(p[3])[n * 4 + u]);
       assert_true(lm_tensor_f32(p[2])[n * 4 + u] != lm_tensor_f32(p[4])[n * 4 + u]);
     }
+  lm_layer *none = lm_layer_bidirectional(
+      ctx, lm_layer_simple_rnn(ctx, 3, &(lm_rnn_opts){.return_state = true}), "none", NULL);
+  lm_sym *o4[4];
+  assert_int_equal(lm_layer_call_multi(none, 1, &in, 4, o4), 4); /* y_fw, y_bw, h_fw, h_bw */
+  assert_int_equal(lm_sym_dim(o4[1], 1), 3);
+  assert_string_equal(lm_sym_name(o4[3]), "bidirectional_2[0][3]");
   const char *path = "test_rnn_seq2seq_bidi.safetensors";
   assert_int_equal(lm_model_save(m, path), LM_OK);
   lm_model *m2 = lm_model_load(ctx, path);

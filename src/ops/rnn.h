@@ -1,6 +1,8 @@
 /* Machinery shared by the fused recurrent ops (src/ops/rnn.c for lstm.c and
  * simple_rnn.c): node layout, workspace, dropout masks, the input projection,
- * the per-step recurrent products and the parameter gradients.
+ * the per-step recurrent products and the parameter gradients. gru.c keeps
+ * its own loops but the same node layout (inputs, iarg slots, output rows,
+ * initial states) and dropout masks.
  *
  * A recurrent node's inputs are x (N, T, D), W (D, G), R (U, G), then the
  * bias (G) when iarg[RNN_BIAS] and the mask ids (N, T) when iarg[RNN_MASK];
@@ -50,8 +52,8 @@ typedef struct lmo_rnn {
   float *Z, *dZ, *Hp, *extra, *state, *dstate, *tmp, *RT, *colsum, *dpm, *rdm, *xt, *xm, *hm;
 } lmo_rnn;
 
-/* Keras mask propagation at graph level: for node x made by lstm or
- * simple_rnn (or the slice of its sequence output under return_state), the
+/* Keras mask propagation at graph level: for node x made by lstm, simple_rnn
+ * or gru (or the slice of its sequence output under return_state), the
  * mask ids node its sequence output carries (-1 for none: a last output or a
  * state); -2 when x is no such node. */
 int lmo_rnn_mask_source(lmg_graph *g, int x);
