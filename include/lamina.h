@@ -107,6 +107,12 @@ lm_sym *lm_layer_call_n(lm_layer *layer, int n, lm_sym *const *xs);
  *   lm_sym *o[3]; lm_layer_call_multi(lstm, 1, &x, 3, o);  // output, h, c */
 lm_sym *lm_sym_output(const lm_sym *y, int i);
 int lm_layer_call_multi(lm_layer *layer, int n, lm_sym *const *xs, int max_out, lm_sym **outs);
+/* Keras' layer(x, initial_state=[h0, c0]) for LSTM (states h, c), GRU and SimpleRNN (h)
+ * and Bidirectional (the forward layer's states, then the backward layer's): the states
+ * are symbolic (batch, units) tensors, e.g. an encoder's return_state outputs, and get
+ * gradients. The call's inputs are [x, states...] (summary, save/load), as Keras'; the
+ * same as lm_layer_call_n(layer, 1 + n_states, {x, states...}). */
+lm_sym *lm_layer_call_rnn(lm_layer *layer, lm_sym *x, int n_states, lm_sym *const *states);
 
 const char *lm_layer_name(const lm_layer *l);
 const char *lm_layer_class(const lm_layer *l);
@@ -282,7 +288,8 @@ lm_layer *lm_layer_conv2d_transpose(lm_ctx *ctx, int filters, int kh, int kw,
  * mask_zero: a recurrent layer fed by an Embedding(mask_zero=True) skips the
  * steps whose id is 0 (keeps its state, repeats its last output); the mask
  * passes on through recurrent layers with return_sequences, Bidirectional,
- * TimeDistributed, Dropout and last-axis merges, as in Keras. */
+ * TimeDistributed, Dropout and the merges (Add, Concatenate, ...: the AND of
+ * their inputs' masks), as in Keras. */
 typedef struct lm_embedding_opts {
   const char *embeddings_initializer; /* NULL = "uniform" */
   bool mask_zero;
@@ -299,9 +306,9 @@ typedef struct lm_rnn_opts {
   bool no_unit_forget_bias;         /* unit_forget_bias=False (LSTM) */
   bool no_reset_after;              /* reset_after=False (GRU; default True as tf.keras) */
   bool return_sequences;
-  bool return_state; /* not supported yet: must be false */
+  bool return_state; /* outputs [output, h, c] (LSTM), [output, h] (GRU, SimpleRNN) */
   bool go_backwards;
-  float dropout, recurrent_dropout; /* not supported yet: must be 0 */
+  float dropout, recurrent_dropout; /* Keras masks: one per sample, fixed over the steps */
   const char *kernel_initializer;    /* NULL = "glorot_uniform" */
   const char *recurrent_initializer; /* NULL = "orthogonal" */
   const char *bias_initializer;      /* NULL = "zeros" */
@@ -323,8 +330,9 @@ lm_layer *lm_layer_gru(lm_ctx *ctx, int units, const lm_rnn_opts *opts);
  *     forwards ("forward_<name>") and a copy with go_backwards flipped
  *     ("backward_<name>"; its sequence output is put back in time order) and
  *     merges them: merge_mode NULL or "concat", "sum", "mul", "ave"; "none" (Keras'
- *     None) gives two outputs, forward then backward (lm_layer_call_multi). Weights
- *     "bidirectional_1/forward_lstm_1/kernel:0", ... forward first.
+ *     None) gives two outputs, forward then backward (lm_layer_call_multi). A layer
+ *     with return_state gives [output, h_fw, (c_fw,) h_bw, (c_bw)] (Keras 2.2.4).
+ *     Weights "bidirectional_1/forward_lstm_1/kernel:0", ... forward first.
  *   TimeDistributed(layer): applies layer to every step of (N, T, ...), the
  *     same weights for all steps ("time_distributed_1/kernel:0"). */
 lm_layer *lm_layer_bidirectional(lm_ctx *ctx, lm_layer *layer, const char *merge_mode,
@@ -462,6 +470,11 @@ lm_status lm_model_evaluate(lm_model *m, const lm_data *x, const lm_data *y, int
 lm_status lm_model_train_on_batch(lm_model *m, const lm_data *x, const lm_data *y, double *logs);
 /* outs receives lm_model_n_outputs(m) new tensors (caller frees). */
 lm_status lm_model_predict(lm_model *m, const lm_data *x, int batch_size, lm_tensor **outs);
+/* predict and predict_on_batch need no compile (Keras): they run an inference
+ * plan the model builds on first use and keeps (dropout off, batchnorm with its
+ * moving statistics); evaluate, fit and train_on_batch need compile.
+ * predict_on_batch: all of x as one batch. */
+lm_status lm_model_predict_on_batch(lm_model *m, const lm_data *x, lm_tensor **outs);
 
 int lm_history_n_epochs(const lm_history *h);
 int lm_history_n_keys(const lm_history *h);

@@ -256,7 +256,7 @@ static int b_seq_layer(lmg_graph *g, const int *in, const gc_case *c) {
  * recurrent_dropout farg[1]; 1: lstm sequences + states, go_backwards,
  * masked by in[3], no bias; 2: simple_rnn sequences + state with dropout. */
 static int b_rnn_more(lmg_graph *g, const int *in, const gc_case *c) {
-  lmo_rnn_more more = {true, c->farg[0], c->farg[1]};
+  lmo_rnn_more more = {.return_state = true, .dropout = c->farg[0], .recurrent_dropout = c->farg[1]};
   if (c->kind == 2) {
     lmo_rnn_args a = {true, false, LMO_TANH, LMO_TANH};
     return lmo_simple_rnn_ex(g, in[0], in[1], in[2], in[3], -1, &a, &more);
@@ -286,6 +286,64 @@ static int b_lstm_state_layer(lmg_graph *g, const int *in, const gc_case *c) {
   int64_t flat[1] = {-1};
   int parts[3] = {lmo_reshape(g, outs[0], 1, flat), outs[1], outs[2]};
   return lmo_concat(g, 3, parts, 1);
+}
+
+/* Keras' initial_state [rnn work]: the recurrent layers called on (x, states...), every
+ * output flattened and concatenated; in[1..] are the initial states (batch, units).
+ * kind 0: LSTM(2, return_state, sigmoid)(x, [h0, c0]); 1: GRU(2, return_sequences,
+ * return_state, reset_after=False, dropout farg[0], recurrent_dropout farg[1])(x, [h0]);
+ * 2: SimpleRNN(2, go_backwards, return_state)(x, [h0]); 3: Bidirectional(GRU(2,
+ * return_state, dropout farg[0], recurrent_dropout farg[1]))(x, [h_fw, h_bw]). */
+static int b_rnn_init_layer(lmg_graph *g, const int *in, const gc_case *c) {
+  lm_ctx *ctx = g->ctx;
+  lm_sym *s[GC_MAX_IN];
+  for (int i = 0; i < c->n_in; i++) {
+    const lmg_node *x = lmg_at(g, in[i]);
+    s[i] = lm_input(ctx, x->ndim - 1, x->shape + 1, x->dtype, NULL);
+  }
+  lm_rnn_opts o = {.return_state = true, .recurrent_activation = "sigmoid"};
+  lm_layer *l = NULL;
+  switch (c->kind) {
+  case 0: l = lm_layer_lstm(ctx, 2, &o); break;
+  case 1:
+    o.return_sequences = true, o.no_reset_after = true;
+    o.dropout = c->farg[0], o.recurrent_dropout = c->farg[1];
+    l = lm_layer_gru(ctx, 2, &o);
+    break;
+  case 2: o.go_backwards = true, l = lm_layer_simple_rnn(ctx, 2, &o); break;
+  default:
+    o.dropout = c->farg[0], o.recurrent_dropout = c->farg[1];
+    l = lm_layer_bidirectional(ctx, lm_layer_gru(ctx, 2, &o), NULL, NULL);
+  }
+  lm_sym *ys[LML_MAX_OUTPUTS];
+  int outs[LML_MAX_OUTPUTS], parts[LML_MAX_OUTPUTS];
+  int n = lm_layer_call_multi(l, c->n_in, s, LML_MAX_OUTPUTS, ys);
+  if (n < 0 || l->cls->emit(l, g, c->n_in, in, outs) != LM_OK) return -1;
+  int64_t flat[1] = {-1};
+  for (int k = 0; k < n; k++) parts[k] = lmo_reshape(g, outs[k], 1, flat);
+  return lmo_concat(g, n, parts, 1);
+}
+/* gru with lmo_rnn_more: kind 0 return_state, dropout farg[0] and recurrent_dropout
+ * farg[1], reset_after, sequences; 1 the same with reset_after=False, last output, go_backwards;
+ * 2 initial state in[3] (no bias), return_state, reset_after, masked by nothing. */
+static int b_gru_more(lmg_graph *g, const int *in, const gc_case *c) {
+  lmo_rnn_args a = {c->kind != 1, c->kind == 1, LMO_TANH, LMO_SIGMOID};
+  lmo_rnn_more more = {.return_state = true, .dropout = c->farg[0],
+                       .recurrent_dropout = c->farg[1], .reset_after = c->kind != 1};
+  if (c->kind == 2) {
+    more.initial_state = &in[3];
+    return lmo_gru_ex(g, in[0], in[1], in[2], -1, -1, &a, &more);
+  }
+  return lmo_gru_ex(g, in[0], in[1], in[2], in[3], -1, &a, &more);
+}
+/* simple_rnn from the initial state in[3], no bias: kind 0 sequences with return_state
+ * and dropout masks; 1 last output, go_backwards. (The lstm's h0 and c0 are checked by
+ * the layer entry above.) */
+static int b_srnn_init(lmg_graph *g, const int *in, const gc_case *c) {
+  lmo_rnn_args a = {c->kind == 0, c->kind == 1, LMO_TANH, LMO_TANH};
+  lmo_rnn_more more = {.return_state = c->kind == 0, .dropout = c->farg[0],
+                       .recurrent_dropout = c->farg[1], .initial_state = &in[3]};
+  return lmo_simple_rnn_ex(g, in[0], in[1], in[2], -1, -1, &a, &more);
 }
 
 /* ---- depthwise, pointwise, pad2d, upsample2d, relu_ex and their layers
@@ -777,6 +835,33 @@ static const gc_case cases[] = {
      .farg = {0.25f, 0.25f}, .n_in = 1, .training = true, .in = {IN(-1, 1, 3, 4, 3)}},
     {"layer/lstm return_sequences + return_state", NULL, b_lstm_state_layer, .kind = 1,
      .n_in = 1, .in = {IN(-1, 1, 2, 3, 4)}},
+    /* initial_state, GRU return_state and dropout [rnn work] */
+    {"layer/lstm(x, initial_state=[h0, c0]), return_state", NULL, b_rnn_init_layer, .kind = 0,
+     .n_in = 3, .in = {IN(-1, 1, 2, 3, 4), IN(-1, 1, 2, 2), IN(-1, 1, 2, 2)}},
+    {"layer/gru(x, initial_state=[h0]), sequences, reset before, dropout (training)", NULL,
+     b_rnn_init_layer, .kind = 1, .farg = {0.3f, 0.4f}, .n_in = 2, .training = true,
+     .in = {IN(-1, 1, 3, 4, 3), IN(-1, 1, 3, 2)}},
+    {"layer/simple_rnn(x, initial_state=[h0]), go_backwards", NULL, b_rnn_init_layer,
+     .kind = 2, .n_in = 2, .in = {IN(-1, 1, 2, 4, 3), IN(-1, 1, 2, 2)}},
+    {"layer/bidirectional gru(x, initial_state=[h_fw, h_bw]), return_state, dropout", NULL,
+     b_rnn_init_layer, .kind = 3, .farg = {0.25f, 0.25f}, .n_in = 3, .training = true,
+     .in = {IN(-1, 1, 3, 3, 2), IN(-1, 1, 3, 2), IN(-1, 1, 3, 2)}},
+    {"gru/return_state, dropout masks (training), reset_after", "gru", b_gru_more, .kind = 0,
+     .farg = {0.3f, 0.4f}, .n_in = 4, .training = true,
+     .in = {IN(-1, 1, 3, 4, 3), PAR(-0.5, 0.5, 3, 6), PAR(-0.5, 0.5, 2, 6),
+            PAR(-0.5, 0.5, 2, 6)}},
+    {"gru/return_state, dropout masks, reset before, go_backwards", "gru", b_gru_more,
+     .kind = 1, .farg = {0.5f, 0.3f}, .n_in = 4, .training = true,
+     .in = {IN(-1, 1, 3, 4, 3), PAR(-0.5, 0.5, 3, 6), PAR(-0.5, 0.5, 2, 6),
+            PAR(-0.5, 0.5, 6)}},
+    {"gru/initial state, return_state, no bias", "gru", b_gru_more, .kind = 2, .n_in = 4,
+     .in = {IN(-1, 1, 2, 3, 3), PAR(-0.5, 0.5, 3, 9), PAR(-0.5, 0.5, 3, 9), IN(-1, 1, 2, 3)}},
+    {"simple_rnn/initial state, return_state, dropout (training)", "simple_rnn", b_srnn_init,
+     .kind = 0, .farg = {0.3f, 0.3f}, .n_in = 4, .training = true,
+     .in = {IN(-1, 1, 3, 4, 2), PAR(-0.5, 0.5, 2, 3), PAR(-0.5, 0.5, 3, 3), IN(-1, 1, 3, 3)}},
+    {"simple_rnn/initial state, go_backwards, last", "simple_rnn", b_srnn_init, .kind = 1,
+     .n_in = 4,
+     .in = {IN(-1, 1, 2, 3, 2), PAR(-0.5, 0.5, 2, 3), PAR(-0.5, 0.5, 3, 3), IN(-1, 1, 2, 3)}},
     {"conv1d/valid, bias", "conv1d", b_conv1d, .iarg = {1, 1, 0}, .n_in = 3,
      .in = {IN(-1, 1, 2, 6, 3), PAR(-1, 1, 3, 3, 2), PAR(-1, 1, 2)}},
     {"conv1d/same, stride 2", "conv1d", b_conv1d, .iarg = {2, 1, 1}, .n_in = 2,

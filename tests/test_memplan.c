@@ -181,6 +181,12 @@ static void test_unused_param_grad_zeroed(void **state) {
 /* ---- model level ---- */
 
 static lmg_graph *graph_of(lm_model *m) { return &m->train->g; }
+/* predict runs on the model's own inference plan (built on first use) */
+static lmg_graph *pred_graph_of(lm_model *m) {
+  lmm_infer *p = lmm_infer_get(m);
+  if (!p) fail_msg("inference plan: %s", lm_errmsg(m->ctx));
+  return &p->g;
+}
 
 static float frand(unsigned *s) {
   *s = *s * 1664525u + 1013904223u;
@@ -238,7 +244,7 @@ static lm_model *bn_model(lm_ctx *ctx, int kind, bool scale) {
 }
 
 static lm_tensor *predict(lm_model *m, lm_tensor *x, bool fold) {
-  lmg_graph *g = graph_of(m);
+  lmg_graph *g = pred_graph_of(m);
   g->no_fold = !fold;
   g->planned = false;
   lm_data dx = {1, &x, NULL};
@@ -280,9 +286,9 @@ static void check_fold_agrees(bool scale) {
   int64_t nb, na;
   weights_snapshot(m, before, 4096, &nb);
   lm_tensor *plain = predict(m, x, false);
-  assert_int_equal(graph_of(m)->plan_folds, 0);
+  assert_int_equal(pred_graph_of(m)->plan_folds, 0);
   lm_tensor *folded = predict(m, x, true);
-  assert_int_equal(graph_of(m)->plan_folds, 2); /* conv+BN and depthwise+BN */
+  assert_int_equal(pred_graph_of(m)->plan_folds, 2); /* conv+BN and depthwise+BN */
   weights_snapshot(m, after, 4096, &na);
   assert_int_equal(na, nb);
   assert_memory_equal(before, after, sizeof(float) * (size_t)nb); /* weights untouched */
@@ -315,7 +321,7 @@ static void test_no_fold_when_shared_or_activated(void **state) {
     lm_model *m = bn_model(ctx, kind, true);
     lm_tensor *x = images(ctx);
     lm_tensor *a = predict(m, x, true);
-    assert_int_equal(graph_of(m)->plan_folds, 0);
+    assert_int_equal(pred_graph_of(m)->plan_folds, 0);
     lm_tensor *b = predict(m, x, false);
     assert_memory_equal(lm_tensor_f32(a), lm_tensor_f32(b), sizeof(float) * (size_t)lm_tensor_size(a));
     lm_ctx_free(ctx);
@@ -403,6 +409,7 @@ static void train_run(bool no_reuse, double *logs_out, float *pred_out, size_t *
   if (cnt.calls != warm) fail_msg("steady-state training steps allocated %ld times", cnt.calls - warm);
   *plan_bytes = graph_of(m)->plan_bytes;
   memcpy(logs_out, logs, sizeof logs);
+  pred_graph_of(m)->no_reuse = no_reuse;
   lm_tensor *p = predict(m, x, false);
   memcpy(pred_out, lm_tensor_f32(p), sizeof(float) * NS * 4);
   lm_ctx_free(ctx);

@@ -3,8 +3,10 @@
  * op (reset_after both ways, hard_sigmoid and sigmoid, return_sequences, go_backwards,
  * masks) and the layers Bidirectional(LSTM / GRU) with every merge mode, masked by an
  * Embedding(mask_zero) and passing that mask on to an LSTM, and TimeDistributed(Dense);
- * forward and every gradient of
- * sum(y * dy). */
+ * Keras' initial_state with return_state for the lstm, gru and simple_rnn ops (the
+ * gradients of the initial states too), the seq2seq encoder -> decoder(initial_state) for
+ * LSTM and GRU, and Bidirectional(LSTM(return_state)) with four initial states; forward
+ * and every gradient of sum(y * dy). */
 #include <math.h>
 #include <string.h>
 
@@ -182,14 +184,192 @@ static const layer_case layer_cases[] = {
     {"stack_mask_bidi_lstm", 4, 2, true, NULL},
 };
 
+/* ---- initial_state and return_state: the op level ---- */
+
+typedef struct init_case {
+  const char *name;
+  int kind; /* 0 lstm, 1 gru, 2 simple_rnn */
+  bool seq, back, sigmoid, after;
+} init_case;
+
+static void run_init(void **state) {
+  const init_case *c = *state;
+  lm_ctx *ctx = tu_ctx();
+  lm_tensor *x = fx(ctx, c->name, "x", false), *k = fx(ctx, c->name, "kernel", false);
+  lm_tensor *b = fx(ctx, c->name, "bias", false), *dy = fx(ctx, c->name, "dy", false);
+  lm_tensor *r = fx(ctx, c->name, "recurrent", false), *ids = fx(ctx, c->name, "ids", true);
+  lm_tensor *st[2] = {fx(ctx, c->name, "h0", false), c->kind == 0 ? fx(ctx, c->name, "c0", false) : NULL};
+  int ns = c->kind == 0 ? 2 : 1;
+  lmg_graph g;
+  assert_int_equal(lmg_init(&g, ctx), LM_OK);
+  int xn = lmg_input(&g, LM_FLOAT32, 3, lm_tensor_shape(x)), sn[2];
+  lmg_at(&g, xn)->want_grad = true;
+  for (int j = 0; j < ns; j++) {
+    sn[j] = lmg_input(&g, LM_FLOAT32, 2, lm_tensor_shape(st[j]));
+    lmg_at(&g, sn[j])->want_grad = true;
+  }
+  int kn = lmg_param(&g, k, true), rn = lmg_param(&g, r, true), bn = lmg_param(&g, b, true);
+  int mn = ids ? lmg_input(&g, LM_INT32, 2, lm_tensor_shape(ids)) : -1;
+  int act = LMO_TANH, rec = c->kind == 2 ? LMO_TANH : c->sigmoid ? LMO_SIGMOID : LMO_HARD_SIGMOID;
+  lmo_rnn_args a = {c->seq, c->back, act, rec};
+  lmo_rnn_more more = {.return_state = true, .initial_state = sn, .reset_after = c->after};
+  int y = c->kind == 0   ? lmo_lstm_ex(&g, xn, kn, rn, bn, mn, &a, &more)
+          : c->kind == 1 ? lmo_gru_ex(&g, xn, kn, rn, bn, mn, &a, &more)
+                         : lmo_simple_rnn_ex(&g, xn, kn, rn, bn, mn, &a, &more);
+  int dyn = lmg_const(&g, lm_tensor_copy(dy));
+  int loss = lmo_reduce(&g, LMO_SUM, lmo_binary(&g, LMO_MUL, y, dyn), 0, false);
+  if (loss < 0) fail_msg("%s: %s", c->name, lm_errmsg(ctx));
+  lmg_keep(&g, y);
+  assert_int_equal(lmg_plan(&g, lm_tensor_dim(x, 0), true), LM_OK);
+  memcpy(lmg_at(&g, xn)->val, lm_tensor_data(x), 4 * (size_t)lm_tensor_size(x));
+  for (int j = 0; j < ns; j++)
+    memcpy(lmg_at(&g, sn[j])->val, lm_tensor_data(st[j]), 4 * (size_t)lm_tensor_size(st[j]));
+  if (ids) memcpy(lmg_at(&g, mn)->val, lm_tensor_data(ids), 4 * (size_t)lm_tensor_size(ids));
+  lmg_forward(&g, NULL);
+  lmg_backward(&g, loss, NULL);
+  expect_close("y", lmg_at(&g, y)->val, fx(ctx, c->name, "y", false));
+  expect_close("dx", lmg_at(&g, xn)->grad, fx(ctx, c->name, "dx", false));
+  expect_close("dkernel", lmg_at(&g, kn)->grad, fx(ctx, c->name, "dkernel", false));
+  expect_close("drecurrent", lmg_at(&g, rn)->grad, fx(ctx, c->name, "drecurrent", false));
+  expect_close("dbias", lmg_at(&g, bn)->grad, fx(ctx, c->name, "dbias", false));
+  expect_close("dh0", lmg_at(&g, sn[0])->grad, fx(ctx, c->name, "dh0", false));
+  if (ns > 1) expect_close("dc0", lmg_at(&g, sn[1])->grad, fx(ctx, c->name, "dc0", false));
+  lmg_release(&g);
+  lm_ctx_free(ctx);
+}
+
+static const init_case init_cases[] = {
+    {"init_lstm_seq", 0, true, false, true, false},
+    {"init_lstm_last_back", 0, false, true, true, false},
+    {"init_lstm_hs_mask_back_seq", 0, true, true, false, false},
+    {"init_gru_after_seq", 1, true, false, true, true},
+    {"init_gru_after_hs_mask_last", 1, false, false, false, true},
+    {"init_gru_before_mask_back_seq", 1, true, true, true, false},
+    {"init_srnn_seq_back", 2, true, true, false, false},
+    {"init_srnn_mask_last", 2, false, false, false, false},
+};
+
+/* ---- initial_state at the layer level: symbolic calls, then the layers' ops ---- */
+
+typedef struct multi_case {
+  const char *name;
+  int kind; /* 0 seq2seq LSTM, 1 seq2seq GRU, 2 Bidirectional(LSTM(return_state)) + 4 states */
+  int n_x, n_y;
+} multi_case;
+
+static lm_tensor *fxi(lm_ctx *ctx, const char *name, const char *part, int i) {
+  char p[32];
+  snprintf(p, sizeof p, "%s%d", part, i);
+  return fx(ctx, name, p, false);
+}
+
+static void run_multi(void **state) {
+  const multi_case *c = *state;
+  lm_ctx *ctx = tu_ctx();
+  lm_tensor *x[5];
+  lm_sym *s[5];
+  for (int i = 0; i < c->n_x; i++) {
+    x[i] = fxi(ctx, c->name, "x", i);
+    s[i] = lm_input(ctx, lm_tensor_ndim(x[i]) - 1, lm_tensor_shape(x[i]) + 1, LM_FLOAT32, NULL);
+  }
+  lmg_graph g;
+  assert_int_equal(lmg_init(&g, ctx), LM_OK);
+  int xn[5], y[5];
+  for (int i = 0; i < c->n_x; i++) {
+    xn[i] = lmg_input(&g, LM_FLOAT32, lm_tensor_ndim(x[i]), lm_tensor_shape(x[i]));
+    lmg_at(&g, xn[i])->want_grad = true;
+  }
+  lm_layer *ls[2];
+  int nl = 0;
+  if (c->kind < 2) {
+    int U = (int)lm_tensor_dim(fxi(ctx, c->name, "w", 1), 0);
+    lm_rnn_opts eo = {.return_state = true, .recurrent_activation = "sigmoid"};
+    lm_rnn_opts dopt = {.return_sequences = true, .recurrent_activation = "sigmoid"};
+    ls[0] = c->kind == 0 ? lm_layer_lstm(ctx, U, &eo) : lm_layer_gru(ctx, U, &eo);
+    ls[1] = c->kind == 0 ? lm_layer_lstm(ctx, U, &dopt) : lm_layer_gru(ctx, U, &dopt);
+    nl = 2;
+    lm_sym *eout[3];
+    int ne = lm_layer_call_multi(ls[0], 1, &s[0], 3, eout);
+    if (ne < 0 || !lm_layer_call_rnn(ls[1], s[1], ne - 1, eout + 1))
+      fail_msg("%s: %s", c->name, lm_errmsg(ctx));
+    int enc[3], din[3] = {xn[1]};
+    assert_int_equal(ls[0]->cls->emit(ls[0], &g, 1, &xn[0], enc), LM_OK);
+    for (int j = 1; j < ne; j++) din[j] = enc[j];
+    assert_int_equal(ls[1]->cls->emit(ls[1], &g, ne, din, y), LM_OK);
+  } else {
+    int U = (int)lm_tensor_dim(x[1], 1);
+    lm_rnn_opts o = {.return_sequences = true, .return_state = true,
+                     .recurrent_activation = "sigmoid"};
+    ls[0] = lm_layer_bidirectional(ctx, lm_layer_lstm(ctx, U, &o), NULL, NULL);
+    nl = 1;
+    lm_sym *outs[5];
+    if (!lm_layer_call_rnn(ls[0], s[0], 4, s + 1)) fail_msg("%s: %s", c->name, lm_errmsg(ctx));
+    assert_int_equal(lm_layer_call_multi(ls[0], 5, s, 5, outs), 5); /* a second call: shared */
+    assert_int_equal(ls[0]->cls->emit(ls[0], &g, 5, xn, y), LM_OK);
+  }
+  int loss = -1;
+  for (int k = 0; k < c->n_y; k++) {
+    int term = lmo_reduce(&g, LMO_SUM,
+                          lmo_binary(&g, LMO_MUL, y[k], lmg_const(&g, lm_tensor_copy(fxi(ctx, c->name, "dy", k)))),
+                          0, false);
+    loss = loss < 0 ? term : lmo_binary(&g, LMO_ADD, loss, term);
+    lmg_keep(&g, y[k]);
+  }
+  if (loss < 0) fail_msg("%s: %s", c->name, lm_errmsg(ctx));
+  assert_int_equal(lmg_plan(&g, lm_tensor_dim(x[0], 0), true), LM_OK);
+  for (int i = 0; i < c->n_x; i++)
+    memcpy(lmg_at(&g, xn[i])->val, lm_tensor_data(x[i]), 4 * (size_t)lm_tensor_size(x[i]));
+  int nw = 0;
+  for (int i = 0; i < nl; i++)
+    for (int k = 0; k < lm_layer_n_weights(ls[i]); k++, nw++) {
+      lm_tensor *w = lm_layer_weight(ls[i], k), *want = fxi(ctx, c->name, "w", nw);
+      assert_int_equal(lm_tensor_size(w), lm_tensor_size(want));
+      memcpy(lm_tensor_f32(w), lm_tensor_data(want), 4 * (size_t)lm_tensor_size(w));
+    }
+  lmg_forward(&g, NULL);
+  lmg_backward(&g, loss, NULL);
+  char what[32];
+  for (int k = 0; k < c->n_y; k++) {
+    snprintf(what, sizeof what, "y%d", k);
+    expect_close(what, lmg_at(&g, y[k])->val, fxi(ctx, c->name, "y", k));
+  }
+  for (int i = 0; i < c->n_x; i++) {
+    snprintf(what, sizeof what, "dx%d", i);
+    expect_close(what, lmg_at(&g, xn[i])->grad, fxi(ctx, c->name, "dx", i));
+  }
+  nw = 0;
+  for (int i = 0; i < nl; i++)
+    for (int k = 0; k < lm_layer_n_weights(ls[i]); k++, nw++) {
+      snprintf(what, sizeof what, "dw%d", nw);
+      expect_close(what, lmg_at(&g, param_node(&g, lm_layer_weight(ls[i], k)))->grad,
+                   fxi(ctx, c->name, "dw", nw));
+    }
+  lmg_release(&g);
+  lm_ctx_free(ctx);
+}
+
+static const multi_case multi_cases[] = {
+    {"seq2seq_lstm", 0, 2, 1},
+    {"seq2seq_gru", 1, 2, 1},
+    {"bidi_lstm_state_init", 2, 5, 5},
+};
+
 int main(void) {
   enum { NG = (int)(sizeof gru_cases / sizeof gru_cases[0]) };
   enum { NL = (int)(sizeof layer_cases / sizeof layer_cases[0]) };
-  struct CMUnitTest tests[NG + NL];
+  enum { NI = (int)(sizeof init_cases / sizeof init_cases[0]) };
+  enum { NM = (int)(sizeof multi_cases / sizeof multi_cases[0]) };
+  struct CMUnitTest tests[NG + NL + NI + NM];
   for (int i = 0; i < NG; i++)
     tests[i] = (struct CMUnitTest){gru_cases[i].name, run_gru, NULL, NULL, (void *)&gru_cases[i]};
   for (int i = 0; i < NL; i++)
     tests[NG + i] =
         (struct CMUnitTest){layer_cases[i].name, run_layer, NULL, NULL, (void *)&layer_cases[i]};
-  return _cmocka_run_group_tests("parity_rnn", tests, NG + NL, NULL, NULL);
+  for (int i = 0; i < NI; i++)
+    tests[NG + NL + i] =
+        (struct CMUnitTest){init_cases[i].name, run_init, NULL, NULL, (void *)&init_cases[i]};
+  for (int i = 0; i < NM; i++)
+    tests[NG + NL + NI + i] =
+        (struct CMUnitTest){multi_cases[i].name, run_multi, NULL, NULL, (void *)&multi_cases[i]};
+  return _cmocka_run_group_tests("parity_rnn", tests, NG + NL + NI + NM, NULL, NULL);
 }

@@ -100,8 +100,12 @@ static void test_script_errors(void **state) {
   char src[512];
   snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.LSTM(4), merge_mode=None)(x) + 1\n", head);
   assert_true(script_error(src, "list")); /* None gives a list of two outputs */
-  snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.LSTM(4, return_state=True))(x)\n", head);
+  snprintf(src, sizeof src, "%sy = layers.TimeDistributed(layers.LSTM(4, return_state=True))(x)\n", head);
   assert_true(script_error(src, "it has 3 outputs"));
+  snprintf(src, sizeof src, "%sy = layers.LSTM(4)(x, initial_state=[x])\n", head);
+  assert_true(script_error(src, "Layer lstm_1 has 2 states but was passed 1 initial states."));
+  snprintf(src, sizeof src, "%sy = layers.Dense(4)(x, initial_state=[x])\n", head);
+  assert_true(script_error(src, "takes no initial_state"));
   snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.LSTM(4), merge_mode='max')(x)\n", head);
   assert_true(script_error(src, "Invalid merge mode"));
   snprintf(src, sizeof src, "%sy = layers.Bidirectional(layers.Dense(4))(x)\n", head);

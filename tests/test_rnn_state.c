@@ -171,7 +171,7 @@ static void run_srnn(lm_ctx *ctx, bool training, float drop, float rec_drop, flo
   ((float *)R->data)[0] = r;
   int x = lmg_input(&g, LM_FLOAT32, 3, (int64_t[]){N, T, 1});
   lmo_rnn_args a = {true, false, LMO_LINEAR, LMO_LINEAR};
-  lmo_rnn_more more = {false, drop, rec_drop};
+  lmo_rnn_more more = {.dropout = drop, .recurrent_dropout = rec_drop};
   int y = lmo_simple_rnn_ex(&g, x, lmg_param(&g, W, false), lmg_param(&g, R, false), -1, -1, &a,
                             &more);
   assert_true(y >= 0);
@@ -298,7 +298,7 @@ static void test_threads_same(void **state) {
     int x = lmg_input(&g, LM_FLOAT32, 3, (int64_t[]){N, T, D});
     int w = lmg_param(&g, W, true);
     lmo_rnn_args a = {false, false, LMO_TANH, LMO_SIGMOID};
-    lmo_rnn_more more = {false, 0.2f, 0.2f};
+    lmo_rnn_more more = {.dropout = 0.2f, .recurrent_dropout = 0.2f};
     int y = lmo_lstm_ex(&g, x, w, lmg_param(&g, R, true), -1, -1, &a, &more);
     int s = lmo_reduce(&g, LMO_SUM, y, 0, false);
     assert_true(s >= 0);

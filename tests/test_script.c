@@ -462,7 +462,7 @@ static void test_errors_keras(void **state) {
              "t.py:3:7: error: arithmetic on symbolic tensors is not supported; use layers.add, layers.subtract or layers.multiply");
   expect_err("from keras import Input, layers, models\nimport numpy as np\nx = Input(shape=(2,))\nm = models.Model(x, layers.Dense(1)(x))\n"
              "m.fit(np.zeros((2, 2)), np.zeros((2, 1)))\n",
-             2, "t.py:5:1: error: You must compile your model before training. Use `model.compile(optimizer, loss)`.");
+             2, "t.py:5:1: error: You must compile a model before training/testing. Use `model.compile(optimizer, loss)`.");
   expect_err("from keras import Input, layers, models\nimport numpy as np\nx = Input(shape=(2,))\nm = models.Model(x, layers.Dense(1)(x))\n"
              "m.compile('sgd', 'mse')\nm.fit(np.zeros((4, 3)), np.zeros((4, 1)))\n",
              2, "t.py:6:1: error: Error when checking input: expected input_1 to have shape (2,) but got array with shape (3,)");

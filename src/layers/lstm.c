@@ -3,9 +3,8 @@
 #include "layers/rnn.h"
 
 static lm_status lstm_build(lm_layer *l, int n_in, const lm_shape *in) {
-  (void)n_in;
   lml_rnn_cfg *c = l->cfg;
-  if (lml_rnn_check_input(l, &in[0])) return l->ctx->err;
+  if (lml_rnn_check_input(l, &in[0]) || lml_rnn_check_states(l, n_in, in)) return l->ctx->err;
   int64_t U = c->units, ks[2] = {in[0].d[2], 4 * U}, rs[2] = {U, 4 * U}, bs[1] = {4 * U};
   if (!lml_add_weight(l, "kernel", 2, ks, c->kernel_init, true)) return l->ctx->err;
   if (!lml_add_weight(l, "recurrent_kernel", 2, rs, c->rec_init, true)) return l->ctx->err;
@@ -21,8 +20,7 @@ static lm_status lstm_build(lm_layer *l, int n_in, const lm_shape *in) {
 }
 
 static lm_status lstm_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {
-  (void)n_in;
-  return lml_rnn_emit(l, g, in, out, lmo_lstm_ex);
+  return lml_rnn_emit(l, g, n_in, in, out, lmo_lstm_ex);
 }
 
 static void lstm_config(const lm_layer *l, lm_buf *b) {
@@ -49,7 +47,7 @@ const lml_class lml_lstm_class = {
     .class_name = "LSTM",
     .prefix = "lstm",
     .min_inputs = 1,
-    .max_inputs = 1,
+    .max_inputs = 0, /* x, then Keras' initial_state (lml_rnn_check_states) */
     .build = lstm_build,
     .out_shape = lml_rnn_out_shape,
     .emit = lstm_emit,

@@ -83,6 +83,25 @@ lm_status lml_rnn_check_input(lm_layer *l, const lm_shape *in) {
                  l->name, s);
 }
 
+lm_status lml_rnn_check_states(lm_layer *l, int n_in, const lm_shape *in) {
+  const lml_rnn_cfg *c = l->cfg;
+  if (n_in <= 1) return LM_OK;
+  if (n_in - 1 != c->n_states)
+    return lm_fail(l->ctx, LM_ERR_ARG, "Layer %s has %d states but was passed %d initial states.",
+                   l->name, c->n_states, n_in - 1);
+  for (int j = 1; j < n_in; j++)
+    if (in[j].ndim != 2 || in[j].d[1] != c->units || in[j].dtype != LM_FLOAT32) {
+      char s[128];
+      lml_shape_str(&in[j], s, sizeof s);
+      return lm_fail(l->ctx, LM_ERR_SHAPE,
+                     "An `initial_state` was passed that is not compatible with "
+                     "`cell.state_size` of layer %s: initial state %d has shape %s, expected "
+                     "(None, %d)",
+                     l->name, j - 1, s, c->units);
+    }
+  return LM_OK;
+}
+
 int lml_rnn_n_outputs(const lm_layer *l) {
   const lml_rnn_cfg *c = l->cfg;
   return c->return_state ? 1 + c->n_states : 1;
@@ -108,8 +127,8 @@ lm_status lml_rnn_seq_shape(lm_layer *l, const lm_shape *in, int units, bool ret
 }
 
 lm_status lml_rnn_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out) {
-  (void)n_in;
   lml_rnn_cfg *c = l->cfg;
+  if (lml_rnn_check_states(l, n_in, in)) return l->ctx->err;
   if (lml_rnn_seq_shape(l, &in[0], c->units, c->return_sequences, &out[0])) return l->ctx->err;
   for (int k = 1; k < lml_rnn_n_outputs(l); k++) { /* states (batch, units) */
     memset(&out[k], 0, sizeof out[k]);
@@ -127,14 +146,16 @@ static int packed_row(lmg_graph *g, int y, int64_t j, int U) {
   return lmo_reshape(g, lmo_slice(g, y, 1, j, 1), 1, shape);
 }
 
-lm_status lml_rnn_emit(lm_layer *l, lmg_graph *g, const int *in, int *out, lml_rnn_op_fn op) {
+lm_status lml_rnn_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out,
+                       lml_rnn_op_fn op) {
   lml_rnn_cfg *c = l->cfg;
   int w = lmg_param(g, l->weights[0].t, l->trainable);
   int r = lmg_param(g, l->weights[1].t, l->trainable);
   int b = c->use_bias ? lmg_param(g, l->weights[2].t, l->trainable) : -1;
   if (w < 0 || r < 0 || (c->use_bias && b < 0)) return g->ctx->err;
   lmo_rnn_args a = {c->return_sequences, c->go_backwards, c->act, c->rec_act};
-  lmo_rnn_more more = {c->return_state, c->dropout, c->recurrent_dropout};
+  lmo_rnn_more more = {c->return_state, c->dropout, c->recurrent_dropout,
+                       n_in > 1 ? in + 1 : NULL, c->reset_after};
   int y = op(g, in[0], w, r, b, lml_rnn_mask_node(g, in[0]), &a, &more);
   if (y < 0) return g->ctx->err;
   if (!c->return_state) {
@@ -183,4 +204,27 @@ lm_rnn_opts lml_rnn_opts_from_config(const lmj_value *cfg, const char *name,
       .name = name,
   };
   return o;
+}
+
+lm_sym *lm_layer_call_rnn(lm_layer *layer, lm_sym *x, int n_states, lm_sym *const *states) {
+  if (!layer) return NULL;
+  lm_ctx *ctx = layer->ctx;
+  const lml_class *k = layer->cls;
+  if (k != &lml_lstm_class && k != &lml_gru_class && k != &lml_simple_rnn_class &&
+      k != &lml_bidirectional_class) {
+    lm_fail(ctx, LM_ERR_ARG,
+            "Layer %s (%s) takes no initial_state (LSTM, GRU, SimpleRNN and Bidirectional do)",
+            layer->name, k->class_name);
+    return NULL;
+  }
+  enum { MAX_STATES = 16 };
+  if (n_states < 0 || n_states > MAX_STATES || (n_states > 0 && !states)) {
+    lm_fail(ctx, LM_ERR_ARG, "Layer %s: %d initial states (0 to %d)", layer->name, n_states,
+            MAX_STATES);
+    return NULL;
+  }
+  lm_sym *xs[1 + MAX_STATES];
+  xs[0] = x;
+  for (int j = 0; j < n_states; j++) xs[1 + j] = states[j];
+  return lml_call(layer, 1 + n_states, xs);
 }

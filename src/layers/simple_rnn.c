@@ -4,9 +4,8 @@
 #include "layers/rnn.h"
 
 static lm_status srnn_build(lm_layer *l, int n_in, const lm_shape *in) {
-  (void)n_in;
   lml_rnn_cfg *c = l->cfg;
-  if (lml_rnn_check_input(l, &in[0])) return l->ctx->err;
+  if (lml_rnn_check_input(l, &in[0]) || lml_rnn_check_states(l, n_in, in)) return l->ctx->err;
   int64_t U = c->units, ks[2] = {in[0].d[2], U}, rs[2] = {U, U}, bs[1] = {U};
   if (!lml_add_weight(l, "kernel", 2, ks, c->kernel_init, true)) return l->ctx->err;
   if (!lml_add_weight(l, "recurrent_kernel", 2, rs, c->rec_init, true)) return l->ctx->err;
@@ -22,8 +21,7 @@ static int srnn_op(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo
 }
 
 static lm_status srnn_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {
-  (void)n_in;
-  return lml_rnn_emit(l, g, in, out, srnn_op);
+  return lml_rnn_emit(l, g, n_in, in, out, srnn_op);
 }
 
 static void srnn_config(const lm_layer *l, lm_buf *b) {
@@ -47,7 +45,7 @@ const lml_class lml_simple_rnn_class = {
     .class_name = "SimpleRNN",
     .prefix = "simple_rnn",
     .min_inputs = 1,
-    .max_inputs = 1,
+    .max_inputs = 0, /* x, then Keras' initial_state (lml_rnn_check_states) */
     .build = srnn_build,
     .out_shape = lml_rnn_out_shape,
     .emit = srnn_emit,

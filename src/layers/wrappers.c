@@ -6,7 +6,11 @@
  * so summary, parameter counts, save/load and the optimizer see one layer.
  * For out_shape and emit the inner layer borrows its slice of that list
  * (lend/take_back); it never owns it. The wrapper never calls an inner layer
- * through lml_call, so it appears in no model through the wrapper. */
+ * through lml_call, so it appears in no model through the wrapper.
+ *
+ * Bidirectional follows Keras 2.2.4 for an inner layer with return_state (outputs
+ * [merged output, forward states, backward states]; merge_mode None: both outputs first)
+ * and for initial_state (the call's inputs [x, forward states, backward states]). */
 #include <string.h>
 
 #include "layers/layer.h"
@@ -113,69 +117,125 @@ static lm_status rename_layer(lm_layer *l, const char *prefix) {
   return LM_OK;
 }
 
-static lm_status check_inner(lm_ctx *ctx, const char *wrapper, lm_layer *in) {
+static bool is_recurrent(const lml_class *k) {
+  return k == &lml_lstm_class || k == &lml_gru_class || k == &lml_simple_rnn_class;
+}
+
+/* multi: the wrapper takes an inner layer of several outputs (Bidirectional). */
+static lm_status check_inner(lm_ctx *ctx, const char *wrapper, lm_layer *in, bool multi) {
   if (in->n_calls > 0 || in->built || in->n_weights > 0)
     return lm_fail(ctx, LM_ERR_ARG,
                    "%s: layer %s has already been called or built; wrap a new layer", wrapper,
                    in->name);
-  if (in->cls->min_inputs > 1 || in->cls->max_inputs != 1 || !in->cls->emit ||
-      in->cls == &lml_input_class)
+  if (in->cls->min_inputs > 1 || (in->cls->max_inputs != 1 && !is_recurrent(in->cls)) ||
+      !in->cls->emit || in->cls == &lml_input_class)
     return lm_fail(ctx, LM_ERR_ARG, "%s cannot wrap layer %s (%s): it must take one input",
                    wrapper, in->name, in->cls->class_name);
-  if (lml_n_outputs(in) != 1)
+  if (!multi && lml_n_outputs(in) != 1)
     return lm_fail(ctx, LM_ERR_ARG,
-                   "%s cannot wrap layer %s (%s): it has %d outputs (return_state is not "
-                   "supported inside wrappers yet)",
-                   wrapper, in->name, in->cls->class_name, lml_n_outputs(in));
+                   "%s cannot wrap layer %s (%s): it has %d outputs (return_state); Keras' "
+                   "%s takes a layer of one output",
+                   wrapper, in->name, in->cls->class_name, lml_n_outputs(in), wrapper);
   return LM_OK;
 }
 
 /* ---- Bidirectional ---- */
 
+/* Keras 2.2.4's Bidirectional(layer)(x, initial_state=[...]): inputs 1 .. n_in-1 are
+ * the initial states, the first half for the forward layer, the second half for the
+ * backward one. */
+static lm_status bidi_check_states(lm_layer *l, int n_in) {
+  if ((n_in - 1) % 2 == 0) return LM_OK;
+  return lm_fail(l->ctx, LM_ERR_ARG,
+                 "When passing `initial_state` to a Bidirectional RNN, the state should be a "
+                 "list containing the states of the underlying RNNs. Found: %d states (layer %s)",
+                 n_in - 1, l->name);
+}
+
 static lm_status bidi_build(lm_layer *l, int n_in, const lm_shape *in) {
-  (void)n_in;
   wrap_cfg *c = l->cfg;
+  if (bidi_check_states(l, n_in)) return l->ctx->err;
   if (build_and_adopt(l, c->fwd, &in[0], false)) return l->ctx->err;
   c->n_fwd = l->n_weights;
   return build_and_adopt(l, c->bwd, &in[0], false);
 }
 
+static int bidi_n_outputs(const lm_layer *l) {
+  const wrap_cfg *c = l->cfg;
+  return (c->merge == MERGE_NONE ? 2 : 1) + 2 * (lml_n_outputs(c->fwd) - 1);
+}
+
+/* The inputs of one direction: x, then its half of the initial states. */
+static int half_inputs(int n_in, bool backward, int *idx) {
+  int half = (n_in - 1) / 2, k = 0;
+  idx[k++] = 0;
+  for (int j = 0; j < half; j++) idx[k++] = 1 + (backward ? half : 0) + j;
+  return k;
+}
+
 static lm_status bidi_out_shape(lm_layer *l, int n_in, const lm_shape *in, lm_shape *out) {
   wrap_cfg *c = l->cfg;
-  own_weights o = lend(l, c->fwd, 0, c->n_fwd);
-  lm_status st = c->fwd->cls->out_shape(c->fwd, n_in, in, out);
-  take_back(c->fwd, o);
-  if (!st && c->merge == MERGE_CONCAT) out->d[out->ndim - 1] *= 2;
-  if (!st && c->merge == MERGE_NONE) out[1] = out[0];
-  return st;
+  if (bidi_check_states(l, n_in)) return l->ctx->err;
+  int idx[LML_MAX_OUTPUTS + 1], k = lml_n_outputs(c->fwd) - 1; /* k states per direction */
+  lm_shape io[LML_MAX_OUTPUTS + 1], fo[LML_MAX_OUTPUTS], bo[LML_MAX_OUTPUTS];
+  if (n_in > 2 * LML_MAX_OUTPUTS + 1)
+    return lm_fail(l->ctx, LM_ERR_ARG, "Bidirectional %s: too many initial states (%d)",
+                   l->name, n_in - 1);
+  lm_status st = LM_OK;
+  for (int dir = 0; dir < 2 && !st; dir++) {
+    lm_layer *in_l = dir ? c->bwd : c->fwd;
+    int m = half_inputs(n_in, dir, idx);
+    for (int j = 0; j < m; j++) io[j] = in[idx[j]];
+    own_weights o = dir ? lend(l, c->bwd, c->n_fwd, l->n_weights - c->n_fwd)
+                        : lend(l, c->fwd, 0, c->n_fwd);
+    st = in_l->cls->out_shape(in_l, m, io, dir ? bo : fo);
+    take_back(in_l, o);
+  }
+  if (st) return st;
+  int p = 0;
+  out[p] = fo[0];
+  if (c->merge == MERGE_CONCAT) out[p].d[out[p].ndim - 1] *= 2;
+  p++;
+  if (c->merge == MERGE_NONE) out[p++] = bo[0];
+  for (int j = 0; j < k; j++) out[p++] = fo[1 + j];
+  for (int j = 0; j < k; j++) out[p++] = bo[1 + j];
+  return LM_OK;
 }
 
 static lm_status bidi_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in, int *out) {
   wrap_cfg *c = l->cfg;
-  int y = -1, yb = -1;
-  own_weights o = lend(l, c->fwd, 0, c->n_fwd);
-  lm_status st = c->fwd->cls->emit(c->fwd, g, n_in, in, &y);
-  take_back(c->fwd, o);
-  if (st) return st;
-  o = lend(l, c->bwd, c->n_fwd, l->n_weights - c->n_fwd);
-  st = c->bwd->cls->emit(c->bwd, g, n_in, in, &yb);
-  take_back(c->bwd, o);
-  if (st) return st;
+  int idx[LML_MAX_OUTPUTS + 1], xs[LML_MAX_OUTPUTS + 1], yf[LML_MAX_OUTPUTS],
+      ybk[LML_MAX_OUTPUTS];
+  int k = lml_n_outputs(c->fwd) - 1;
+  if (n_in > 2 * LML_MAX_OUTPUTS + 1)
+    return lm_fail(g->ctx, LM_ERR_ARG, "Bidirectional %s: too many initial states (%d)",
+                   l->name, n_in - 1);
+  for (int dir = 0; dir < 2; dir++) {
+    lm_layer *in_l = dir ? c->bwd : c->fwd;
+    int m = half_inputs(n_in, dir, idx);
+    for (int j = 0; j < m; j++) xs[j] = in[idx[j]];
+    own_weights o = dir ? lend(l, c->bwd, c->n_fwd, l->n_weights - c->n_fwd)
+                        : lend(l, c->fwd, 0, c->n_fwd);
+    lm_status st = in_l->cls->emit(in_l, g, m, xs, dir ? ybk : yf);
+    take_back(in_l, o);
+    if (st) return st;
+  }
+  int y = yf[0], yb = ybk[0];
   if (lmg_at(g, yb)->ndim == 3) yb = lmo_reverse_time(g, yb); /* return_sequences */
   const lmg_node *yn = lmg_at(g, y);
-  int pair[2] = {y, yb};
+  int pair[2] = {y, yb}, p = 1;
   switch (c->merge) {
-  case MERGE_NONE: out[0] = y; out[1] = yb; return LM_OK;
+  case MERGE_NONE: out[0] = y; out[1] = yb; p = 2; break;
   case MERGE_CONCAT: *out = lmo_concat(g, 2, pair, yn->ndim - 1); break;
   case MERGE_SUM: *out = lmo_binary(g, LMO_ADD, y, yb); break;
   case MERGE_MUL: *out = lmo_binary(g, LMO_MUL, y, yb); break;
   default: *out = lmo_affine(g, lmo_binary(g, LMO_ADD, y, yb), 0.5f, 0.0f);
   }
-  return *out < 0 ? g->ctx->err : LM_OK;
-}
-
-static int bidi_n_outputs(const lm_layer *l) {
-  return ((const wrap_cfg *)l->cfg)->merge == MERGE_NONE ? 2 : 1;
+  for (int j = 0; j < k; j++) out[p + j] = yf[1 + j]; /* forward states, then backward */
+  for (int j = 0; j < k; j++) out[p + k + j] = ybk[1 + j];
+  for (int j = 0; j < p + 2 * k; j++)
+    if (out[j] < 0) return g->ctx->err;
+  return LM_OK;
 }
 
 static void bidi_config(const lm_layer *l, lm_buf *b) {
@@ -198,7 +258,7 @@ const lml_class lml_bidirectional_class = {
     .class_name = "Bidirectional",
     .prefix = "bidirectional",
     .min_inputs = 1,
-    .max_inputs = 1,
+    .max_inputs = 0, /* x, then Keras' initial_state (bidi_check_states) */
     .build = bidi_build,
     .out_shape = bidi_out_shape,
     .emit = bidi_emit,
@@ -252,9 +312,9 @@ lm_layer *lm_layer_bidirectional(lm_ctx *ctx, lm_layer *layer, const char *merge
             merge_mode);
     return NULL;
   }
-  if (check_inner(ctx, "Bidirectional", layer)) return NULL;
+  if (check_inner(ctx, "Bidirectional", layer, true)) return NULL;
   const lml_class *k = layer->cls;
-  if (k != &lml_lstm_class && k != &lml_gru_class && k != &lml_simple_rnn_class) {
+  if (!is_recurrent(k)) {
     lm_fail(ctx, LM_ERR_ARG, "Bidirectional wraps an LSTM, GRU or SimpleRNN, not %s (%s)",
             layer->name, k->class_name);
     return NULL;
@@ -361,7 +421,7 @@ const lml_class lml_time_distributed_class = {
 
 lm_layer *lm_layer_time_distributed(lm_ctx *ctx, lm_layer *layer, const char *name) {
   if (!ctx || !layer) return NULL;
-  if (check_inner(ctx, "TimeDistributed", layer)) return NULL;
+  if (check_inner(ctx, "TimeDistributed", layer, false)) return NULL;
   lm_layer *l = lml_new(ctx, &lml_time_distributed_class, name, sizeof(wrap_cfg));
   if (!l) return NULL;
   ((wrap_cfg *)l->cfg)->fwd = layer;

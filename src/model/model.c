@@ -6,6 +6,7 @@
 static void model_destroy(lm_obj *o) {
   lm_model *m = (lm_model *)o;
   lm_ctx *ctx = m->ctx;
+  lmm_infer_free(m); /* first: it looks at the training graph's profile */
   lmt_train_free(m);
   lm_dealloc(ctx, m->inputs);
   lm_dealloc(ctx, m->outputs);
@@ -117,6 +118,7 @@ static lm_status check_connected(lm_model *m) {
 
 lm_status lmm_build_network(lm_model *m) {
   lm_ctx *ctx = m->ctx;
+  lmm_infer_free(m); /* the network changes: predict plans it again */
   m->n_calls = 0;
   m->n_layers = 0;
   net_builder b = {.m = m};

@@ -47,7 +47,7 @@ static void fwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
       memcpy(r->Hp + it * U, h0 + (size_t)(i - lo) * U, sizeof(float) * (size_t)U);
       memcpy(Cp + it * U, c0 + (size_t)(i - lo) * U, sizeof(float) * (size_t)U);
     }
-    if (s > 0) lmo_rnn_rec_fwd(r, lo, hi, t, h0);
+    if (s > 0 || r->has_init) lmo_rnn_rec_fwd(r, lo, hi, t, h0);
     for (int i = lo; i < hi; i++) {
       int64_t it = lmo_rnn_ws_row(r, i, t);
       if (lmo_rnn_masked(r->mask, (int64_t)i * T + t)) continue;
@@ -134,7 +134,7 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
         dc[u] = dct * fg[u];
       }
     }
-    if (s > 0) lmo_rnn_rec_bwd(r, lo, hi, t, dh0);
+    if (s > 0 || r->has_init) lmo_rnn_rec_bwd(r, lo, hi, t, dh0);
   }
 }
 

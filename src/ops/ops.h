@@ -81,12 +81,17 @@ typedef struct lmo_rnn_args {
   bool return_sequences, go_backwards;
   int activation, recurrent_activation; /* lmo_act_kind; lmo_rnn_act_ok() */
 } lmo_rnn_args;
-/* More options of lstm and simple_rnn (src/ops/rnn.h): return_state appends
+/* More options of lstm, simple_rnn and gru (src/ops/rnn.h): return_state appends
  * the final states as rows of a (N, S + states, U) output; Keras dropout
- * masks in training. NULL: none. */
+ * masks in training; initial_state: NULL (zeros) or the node ids of the
+ * initial states (N, U), h then c for the lstm (Keras' initial_state=), which
+ * become the op's last inputs and get gradients; reset_after: gru only.
+ * NULL: none. */
 typedef struct lmo_rnn_more {
   bool return_state;
   float dropout, recurrent_dropout;
+  const int *initial_state;
+  bool reset_after;
 } lmo_rnn_more;
 int lmo_lstm_ex(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a,
                 const lmo_rnn_more *more);
@@ -113,6 +118,10 @@ extern const lm_op lmo_op_embedding, lmo_op_lstm, lmo_op_conv1d, lmo_op_pool1d, 
  * with reset_after (tf.keras, = PyTorch) b (2, 3U): input and recurrent rows. */
 int lmo_gru(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a,
             bool reset_after);
+/* gru with return_state (one state row), dropout masks (three per kind, one
+ * per gate: Keras 2.2.4 implementation=1), initial_state and more->reset_after. */
+int lmo_gru_ex(lmg_graph *g, int x, int w, int r, int b, int mask, const lmo_rnn_args *a,
+               const lmo_rnn_more *more);
 /* [issue 5: time_axis.c] reverse axis 1; (N, T, ...) <-> (N*T, ...), unfold
  * takes the folded y and the original x (for N and T, no gradient). */
 int lmo_reverse_time(lmg_graph *g, int x);

@@ -96,7 +96,18 @@ lm_status lmo_rnn_infer(lmg_graph *g, lmg_node *n, int gates, int bias_rows) {
     return lm_fail(g->ctx, LM_ERR_SHAPE,
                    "%s: kernel %s and recurrent kernel %s do not fit input %s with %d gates", op,
                    sw, sr, sx, gates);
-  int k = 3;
+  int k = 3, n_init = lmo_rnn_n_init(n);
+  for (int j = 0; j < n_init; j++) {
+    const lmg_node *st = lmg_in(g, n, lmo_rnn_init_at(n) + j);
+    if (st->dtype != LM_FLOAT32 || st->ndim != 2 || st->shape[1] != U ||
+        (st->shape[0] != LM_NONE && x->shape[0] != LM_NONE && st->shape[0] != x->shape[0])) {
+      char ss[128];
+      lm_shape_str(st->ndim, st->shape, ss, sizeof ss);
+      return lm_fail(g->ctx, LM_ERR_SHAPE,
+                     "%s: initial state %d of shape %s does not fit input %s with %lld units",
+                     op, j, ss, sx, (long long)U);
+    }
+  }
   if (n->iarg[RNN_BIAS]) {
     lmg_node *b = lmg_in(g, n, k++);
     bool ok = b->dtype == LM_FLOAT32 &&
@@ -134,12 +145,34 @@ lm_status lmo_rnn_infer(lmg_graph *g, lmg_node *n, int gates, int bias_rows) {
   return LM_OK;
 }
 
+int lmo_rnn_n_init(const lmg_node *n) { return n->n_in - lmo_rnn_init_at(n); }
+
+int lmo_rnn_init_at(const lmg_node *n) {
+  return 3 + (n->iarg[RNN_BIAS] ? 1 : 0) + (n->iarg[RNN_MASK] ? 1 : 0);
+}
+
+void lmo_rnn_init_grads(lmg_graph *g, lmg_node *n, const float *dstate, int N, int U) {
+  int n_init = lmo_rnn_n_init(n), at = lmo_rnn_init_at(n);
+  size_t NU = (size_t)N * (size_t)U;
+  for (int j = 0; j < n_init; j++) {
+    lmg_node *st = lmg_in(g, n, at + j);
+    if (!st->grad) continue;
+    const float *d = dstate + (size_t)j * NU;
+    for (size_t k = 0; k < NU; k++) st->grad[k] += d[k];
+  }
+}
+
 int lmo_rnn_node(lmg_graph *g, const lm_op *op, int x, int w, int r, int b, int mask,
                  const lmo_rnn_args *a, const lmo_rnn_more *more, int n_states) {
-  int in[5], k = 0;
+  int in[8], k = 0;
   in[k++] = x, in[k++] = w, in[k++] = r;
   if (b >= 0) in[k++] = b;
   if (mask >= 0) in[k++] = mask;
+  if (more && more->initial_state)
+    for (int j = 0; j < n_states; j++) {
+      if (more->initial_state[j] < 0) return -1;
+      in[k++] = more->initial_state[j];
+    }
   lmg_node init;
   memset(&init, 0, sizeof init);
   init.iarg[RNN_BIAS] = b >= 0;
@@ -157,7 +190,8 @@ int lmo_rnn_node(lmg_graph *g, const lm_op *op, int x, int w, int r, int b, int 
 }
 
 static bool is_rnn(const lmg_node *n) {
-  return n->kind == LMG_OP && (n->op == &lmo_op_lstm || n->op == &lmo_op_simple_rnn);
+  return n->kind == LMG_OP &&
+         (n->op == &lmo_op_lstm || n->op == &lmo_op_simple_rnn || n->op == &lmo_op_gru);
 }
 
 int lmo_rnn_mask_source(lmg_graph *g, int x) {
@@ -221,7 +255,8 @@ int lmo_rnn_seq(lmg_graph *g, int x, int k) {
   return lmg_op(g, &lmo_op_rnn_seq, 1, &x, &init);
 }
 
-static bool rate_on(float rate) { return rate > 0.0f && rate < 1.0f; }
+bool lmo_rnn_rate_on(float rate) { return rate > 0.0f && rate < 1.0f; }
+
 
 /* Offsets (in floats) of the workspace regions, in lmo_rnn order. */
 enum { R_Z, R_DZ, R_HP, R_EXTRA, R_STATE, R_DSTATE, R_TMP, R_RT, R_COLSUM, R_DPM, R_RDM,
@@ -231,7 +266,7 @@ static void layout(const lmg_node *x, const lmg_node *rk, const lmg_node *n, int
                    int groups, int n_extra, int n_states, size_t off[R_END + 1]) {
   size_t N = (size_t)x->shape[0], T = (size_t)x->shape[1], D = (size_t)x->shape[2];
   size_t U = (size_t)rk->shape[0], G = (size_t)gates * U, NT = N * T;
-  bool din = rate_on(n->farg[0]), drec = rate_on(n->farg[1]);
+  bool din = lmo_rnn_rate_on(n->farg[0]), drec = lmo_rnn_rate_on(n->farg[1]);
   size_t len[R_END] = {
       [R_Z] = NT * G,
       [R_DZ] = NT * G,
@@ -272,6 +307,7 @@ lmo_rnn lmo_rnn_get(lmg_graph *g, lmg_node *n, int gates, int groups, int n_extr
   r.rows = r.S + r.k;
   r.drop_in = (n->iarg[RNN_DROP] & 1) != 0;
   r.drop_rec = (n->iarg[RNN_DROP] & 2) != 0;
+  r.has_init = lmo_rnn_n_init(n) > 0;
   r.x = x->val, r.W = lmg_in(g, n, 1)->val, r.R = rk->val;
   r.bias = n->iarg[RNN_BIAS] ? lmg_in(g, n, 3)->val : NULL;
   r.mask = n->iarg[RNN_MASK] ? lmg_in(g, n, n->iarg[RNN_BIAS] ? 4 : 3) : NULL;
@@ -286,7 +322,7 @@ lmo_rnn lmo_rnn_get(lmg_graph *g, lmg_node *n, int gates, int groups, int n_extr
 
 /* One mask of n values: keep when a 32-bit uniform is >= rate * 2^32, as
  * src/ops/dropout.c. */
-static void draw_mask(lm_ctx *ctx, float rate, int64_t n, float *m) {
+void lmo_rnn_draw_mask(lm_ctx *ctx, float rate, int64_t n, float *m) {
   float scale = 1.0f / (1.0f - rate);
   uint32_t thr = (uint32_t)((double)rate * 4294967296.0);
   for (int64_t k = 0; k < n; k += 2) {
@@ -331,12 +367,12 @@ static void add_batch_major(const lmo_rnn *r, const float *src, float *dst) {
 }
 
 void lmo_rnn_begin(lmg_graph *g, lmg_node *n, lmo_rnn *r) {
-  bool din = g->training && rate_on(n->farg[0]) && r->dpm;
-  bool drec = g->training && rate_on(n->farg[1]) && r->rdm;
+  bool din = g->training && lmo_rnn_rate_on(n->farg[0]) && r->dpm;
+  bool drec = g->training && lmo_rnn_rate_on(n->farg[1]) && r->rdm;
   n->iarg[RNN_DROP] = (din ? 1 : 0) | (drec ? 2 : 0);
   r->drop_in = din, r->drop_rec = drec;
-  if (din) draw_mask(g->ctx, n->farg[0], (int64_t)r->groups * r->N * r->D, r->dpm);
-  if (drec) draw_mask(g->ctx, n->farg[1], (int64_t)r->groups * r->N * r->U, r->rdm);
+  if (din) lmo_rnn_draw_mask(g->ctx, n->farg[0], (int64_t)r->groups * r->N * r->D, r->dpm);
+  if (drec) lmo_rnn_draw_mask(g->ctx, n->farg[1], (int64_t)r->groups * r->N * r->U, r->rdm);
   int64_t NT = (int64_t)r->N * r->T;
   int G = r->G, W = G / r->groups;
   for (int64_t i = 0; i < NT; i++)
@@ -356,7 +392,11 @@ void lmo_rnn_begin(lmg_graph *g, lmg_node *n, lmo_rnn *r) {
       }
     }
   }
-  memset(r->state, 0, sizeof(float) * (size_t)r->n_states * (size_t)r->N * (size_t)r->U);
+  size_t NU = (size_t)r->N * (size_t)r->U;
+  memset(r->state, 0, sizeof(float) * (size_t)r->n_states * NU);
+  int at = lmo_rnn_init_at(n);
+  for (int j = 0; j < lmo_rnn_n_init(n) && j < r->n_states; j++)
+    memcpy(r->state + (size_t)j * NU, lmg_in(g, n, at + j)->val, sizeof(float) * NU);
 }
 
 void lmo_rnn_rec_fwd(const lmo_rnn *r, int lo, int hi, int t, const float *h) {
@@ -425,6 +465,7 @@ void lmo_rnn_backward(lmg_graph *g, lmg_node *n, lmo_rnn *r, lmo_rnn_rows_fn row
   lmo_rnn_back_begin(r);
   lmo_rnn_run(g, n, r, rows);
   lmo_rnn_param_grads(g, n, r);
+  if (r->has_init) lmo_rnn_init_grads(g, n, r->dstate, r->N, r->U);
 }
 
 /* colsum (G) = sum over the N*T rows of dZ, in blocks of 256 rows summed in

@@ -1,10 +1,16 @@
 /* Machinery shared by the fused recurrent ops (src/ops/rnn.c for lstm.c and
  * simple_rnn.c): node layout, workspace, dropout masks, the input projection,
- * the per-step recurrent products and the parameter gradients.
+ * the per-step recurrent products and the parameter gradients. gru.c keeps
+ * its own loops but the same node layout (inputs, iarg slots, output rows,
+ * initial states) and dropout masks.
  *
  * A recurrent node's inputs are x (N, T, D), W (D, G), R (U, G), then the
  * bias (G) when iarg[RNN_BIAS] and the mask ids (N, T) when iarg[RNN_MASK];
  * G = gates * U columns. farg[0] is dropout, farg[1] recurrent_dropout.
+ * With Keras' initial_state the initial states (N, U), h (then c), follow
+ * as the last inputs (lmo_rnn_n_init of them; zeros without): the first step
+ * then takes its recurrent product too, and backward adds the gradient that
+ * reaches the state before the first step into them.
  *
  * Output rows per sample: with iarg[RNN_STATE] = k > 0 (return_state) first
  * the k final states (h, then c for the LSTM), then the S = T
@@ -34,6 +40,7 @@ typedef struct lmo_rnn {
   int k;          /* state rows before the outputs (return_state) */
   int n_states;   /* states carried from step to step (h; h and c) */
   bool drop_in, drop_rec;
+  bool has_init;  /* initial states given: the first step takes h . R too */
   const float *x, *W, *R, *bias;
   const lmg_node *mask;
   /* workspace, time-major (row t*N + i) so that the rows of one step are
@@ -45,11 +52,23 @@ typedef struct lmo_rnn {
   float *Z, *dZ, *Hp, *extra, *state, *dstate, *tmp, *RT, *colsum, *dpm, *rdm, *xt, *xm, *hm;
 } lmo_rnn;
 
-/* Keras mask propagation at graph level: for node x made by lstm or
- * simple_rnn (or the slice of its sequence output under return_state), the
+/* Keras mask propagation at graph level: for node x made by lstm, simple_rnn
+ * or gru (or the slice of its sequence output under return_state), the
  * mask ids node its sequence output carries (-1 for none: a last output or a
  * state); -2 when x is no such node. */
 int lmo_rnn_mask_source(lmg_graph *g, int x);
+
+/* Initial-state inputs of a recurrent node (0 or its number of states), and
+ * the index in n->in of the first. */
+int lmo_rnn_n_init(const lmg_node *n);
+int lmo_rnn_init_at(const lmg_node *n);
+/* Adds the gradient of the states before the first step, dstate (n_states *
+ * N * U as lmo_rnn's), into the initial-state inputs' grads. */
+void lmo_rnn_init_grads(lmg_graph *g, lmg_node *n, const float *dstate, int N, int U);
+/* Keras dropout mask of n values (keep with probability 1 - rate, scaled by
+ * 1 / (1 - rate)) from the context's RNG; rate_on: 0 < rate < 1. */
+void lmo_rnn_draw_mask(lm_ctx *ctx, float rate, int64_t n, float *m);
+bool lmo_rnn_rate_on(float rate);
 
 /* rnn_seq: x (N, k + S, U) -> (N, S, U), the sequence output of a
  * recurrent node with k state rows. */

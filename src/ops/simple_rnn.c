@@ -30,7 +30,7 @@ static void fwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
     for (int i = lo; i < hi; i++)
       memcpy(r->Hp + lmo_rnn_ws_row(r, i, t) * U, h0 + (size_t)(i - lo) * U,
              sizeof(float) * (size_t)U);
-    if (s > 0) lmo_rnn_rec_fwd(r, lo, hi, t, h0);
+    if (s > 0 || r->has_init) lmo_rnn_rec_fwd(r, lo, hi, t, h0);
     for (int i = lo; i < hi; i++) {
       int64_t it = lmo_rnn_ws_row(r, i, t);
       if (lmo_rnn_masked(r->mask, (int64_t)i * T + t)) continue;
@@ -83,7 +83,7 @@ static void bwd_rows(lmg_node *n, const lmo_rnn *r, int lo, int hi) {
       lmk_rnn_act_d(act, U, r->Z + it * U, dz);
       for (int u = 0; u < U; u++) dz[u] *= dh[u];
     }
-    if (s > 0) lmo_rnn_rec_bwd(r, lo, hi, t, dh0);
+    if (s > 0 || r->has_init) lmo_rnn_rec_bwd(r, lo, hi, t, dh0);
   }
 }
 

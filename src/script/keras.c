@@ -112,11 +112,19 @@ lms_value *lms_call_layer(lms_interp *I, lms_value *layer, lms_args *a) {
   char fname[96];
   snprintf(fname, sizeof fname, "%s layer '%s'", lm_layer_class(layer->u.layer.l),
            lm_layer_name(layer->u.layer.l));
-  lms_bind(I, a, fname, "inputs:x");
+  lms_bind(I, a, fname, "inputs:x, *, initial_state:x?=None");
   lm_sym **xs;
   int n = syms_of(I, a->slot[0], a->slot_node[0], &xs, "a layer call");
-  lm_sym *s = a->slot[0]->kind == V_SYM ? lm_layer_call(layer->u.layer.l, xs[0])
-                                        : lm_layer_call_n(layer->u.layer.l, n, xs);
+  lm_sym *s;
+  if (lms_arg(a, 1)) { /* Keras' initial_state=[h, c] of a recurrent layer */
+    lm_sym **st;
+    int ns = syms_of(I, a->slot[1], a->slot_node[1], &st, "initial_state");
+    if (n != 1) lms_fail(I, a->slot_node[0], "%s: initial_state= needs one input tensor", fname);
+    s = lm_layer_call_rnn(layer->u.layer.l, xs[0], ns, st);
+  } else {
+    s = a->slot[0]->kind == V_SYM ? lm_layer_call(layer->u.layer.l, xs[0])
+                                  : lm_layer_call_n(layer->u.layer.l, n, xs);
+  }
   if (s && lm_sym_output(s, 1)) { /* several outputs (return_state): a list, as Keras */
     int k = 0;
     while (lm_sym_output(s, k)) k++;

@@ -26,7 +26,6 @@ void lmt_train_free(lm_model *m) {
   lm_dealloc(ctx, t->metric_kind);
   lm_dealloc(ctx, t->mask_train);
   lm_dealloc(ctx, t->mask_eval);
-  lm_dealloc(ctx, t->mask_pred);
   lm_dealloc(ctx, t->params);
   lm_dealloc(ctx, t->param_nodes);
   lm_dealloc(ctx, t->grads);
@@ -379,9 +378,8 @@ lm_status lm_model_compile(lm_model *m, const lm_compile_opts *o) {
     size_t nb = sizeof(bool) * (size_t)t->g.n_nodes;
     t->mask_train = lm_alloc(ctx, nb);
     t->mask_eval = lm_alloc(ctx, nb);
-    t->mask_pred = lm_alloc(ctx, nb);
     int *targets = lm_alloc(ctx, sizeof(int) * (size_t)(2 * n_out + 1));
-    if (!t->mask_train || !t->mask_eval || !t->mask_pred || !targets) {
+    if (!t->mask_train || !t->mask_eval || !targets) {
       st = LM_ERR_NOMEM;
     } else {
       int nt = 0;
@@ -392,7 +390,6 @@ lm_status lm_model_compile(lm_model *m, const lm_compile_opts *o) {
       }
       lmg_mark(&t->g, nt, targets, t->mask_train);
       memcpy(t->mask_eval, t->mask_train, nb);
-      lmg_mark(&t->g, n_out, t->out_nodes, t->mask_pred);
     }
     lm_dealloc(ctx, targets);
   }
@@ -418,6 +415,7 @@ lm_status lm_model_compile(lm_model *m, const lm_compile_opts *o) {
   return LM_OK;
 }
 
+const lmg_graph *lmm_train_graph(const lm_model *m) { return m->train ? &m->train->g : NULL; }
 lm_optimizer *lm_model_optimizer(lm_model *m) { return m && m->train ? m->train->opt : NULL; }
 int lm_model_n_metrics(const lm_model *m) { return m && m->train ? m->train->n_names : 0; }
 const char *lm_model_metric_name(const lm_model *m, int i) {

@@ -1,11 +1,12 @@
 /* fit / evaluate / predict / train_on_batch (keras/engine/training_arrays.py). */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "train/callbacks.h"
 #include "train/fit.h"
 
-enum { MODE_TRAIN, MODE_EVAL, MODE_PRED };
+enum { MODE_TRAIN, MODE_EVAL };
 
 /* ---- checking the arrays a user feeds ---- */
 
@@ -143,8 +144,10 @@ typedef struct feed {
   int64_t n;
 } feed;
 
-static lm_status check_feed(lm_model *m, const lm_data *x, const lm_data *y, feed *f,
-                            bool need_targets) {
+/* g, in_nodes: the graph whose input nodes give the expected shapes (the
+ * training graph, or predict's inference plan); targets need the former. */
+static lm_status check_feed(lm_model *m, lmg_graph *g, const int *in_nodes, const lm_data *x,
+                            const lm_data *y, feed *f, bool need_targets) {
   lm_ctx *ctx = m->ctx;
   lmt_train *t = m->train;
   lm_status st = resolve(m, x, false, f->x);
@@ -168,7 +171,7 @@ static lm_status check_feed(lm_model *m, const lm_data *x, const lm_data *y, fee
       lm_buf_free(&b);
       return st;
     }
-    st = check_array(m, a, lmg_at(&t->g, t->in_nodes[i]), lm_model_input_name(m, i), false, -1);
+    st = check_array(m, a, lmg_at(g, in_nodes[i]), lm_model_input_name(m, i), false, -1);
   }
   for (int i = 0; need_targets && i < m->n_outputs && !st; i++) {
     const lm_tensor *a = f->y[i];
@@ -215,6 +218,15 @@ static lm_status set_shape(lmg_graph *g, int node, const lm_tensor *a, int64_t b
   return lmg_set_input_shape(g, node, n->sym_ndim, shape);
 }
 
+/* Bad data met by an op in lmg_forward: name the sample (dataset index). */
+static lm_status forward_error(lm_model *m, const lmg_graph *g, const int64_t *rows, int64_t bs) {
+  char msg[sizeof m->ctx->errmsg];
+  snprintf(msg, sizeof msg, "%s", m->ctx->errmsg);
+  int64_t r = g->fwd_err_row;
+  if (r < 0 || r >= bs) return lm_fail(m->ctx, g->fwd_err, "%s", msg);
+  return lm_fail(m->ctx, g->fwd_err, "%s, in sample %lld", msg, (long long)rows[r]);
+}
+
 /* Runs one batch; logs (n_names values) computed before any update. */
 static lm_status run_batch(lm_model *m, const feed *f, const int64_t *rows, int64_t bs, int mode,
                            double *logs) {
@@ -223,24 +235,16 @@ static lm_status run_batch(lm_model *m, const feed *f, const int64_t *rows, int6
   lm_status st = LM_OK;
   for (int i = 0; i < m->n_inputs && !st; i++) st = set_shape(g, t->in_nodes[i], f->x[i], bs);
   for (int i = 0; i < m->n_outputs && !st; i++)
-    if (mode != MODE_PRED && t->target_nodes[i] >= 0)
-      st = set_shape(g, t->target_nodes[i], f->y[i], bs);
-  const bool *mask = mode == MODE_TRAIN ? t->mask_train : mode == MODE_EVAL ? t->mask_eval : t->mask_pred;
+    if (t->target_nodes[i] >= 0) st = set_shape(g, t->target_nodes[i], f->y[i], bs);
+  const bool *mask = mode == MODE_TRAIN ? t->mask_train : t->mask_eval;
   if (!st) st = lmg_plan_masked(g, bs, mode == MODE_TRAIN, mask);
   if (st) return st;
   g->training = mode == MODE_TRAIN;
   for (int i = 0; i < m->n_inputs; i++) copy_rows(lmg_at(g, t->in_nodes[i]), f->x[i], rows, bs);
-  if (mode != MODE_PRED)
-    for (int i = 0; i < m->n_outputs; i++)
-      if (t->target_nodes[i] >= 0) copy_rows(lmg_at(g, t->target_nodes[i]), f->y[i], rows, bs);
+  for (int i = 0; i < m->n_outputs; i++)
+    if (t->target_nodes[i] >= 0) copy_rows(lmg_at(g, t->target_nodes[i]), f->y[i], rows, bs);
   lmg_forward(g, mask);
-  if (g->fwd_err) { /* bad data met by an op: name the sample (dataset index) */
-    char msg[sizeof m->ctx->errmsg];
-    snprintf(msg, sizeof msg, "%s", m->ctx->errmsg);
-    int64_t r = g->fwd_err_row;
-    if (r < 0 || r >= bs) return lm_fail(m->ctx, g->fwd_err, "%s", msg);
-    return lm_fail(m->ctx, g->fwd_err, "%s, in sample %lld", msg, (long long)rows[r]);
-  }
+  if (g->fwd_err) return forward_error(m, g, rows, bs);
   if (logs) {
     int k = 0;
     logs[k++] = lmg_at(g, t->total_loss)->val[0];
@@ -281,12 +285,13 @@ static lm_status ensure_rows(lm_model *m, int64_t n) {
   return LM_OK;
 }
 
-static lm_status need_compiled(lm_model *m, const char *what) {
+/* fit, evaluate and train_on_batch need the loss (predict does not). */
+static lm_status need_compiled(lm_model *m) {
   if (!m) return LM_ERR_ARG;
   if (!m->train)
     return lm_fail(m->ctx, LM_ERR_STATE,
-                   "You must compile your model before %s. Use `model.compile(optimizer, loss)`.",
-                   what);
+                   "You must compile a model before training/testing. Use "
+                   "`model.compile(optimizer, loss)`.");
   return LM_OK;
 }
 
@@ -366,7 +371,7 @@ static lm_status put_logs(lm_ctx *ctx, lm_logs *l, int n, char *const *keys, con
 }
 
 lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const lm_fit_opts *opts) {
-  if (need_compiled(m, "training")) return NULL;
+  if (need_compiled(m)) return NULL;
   lm_ctx *ctx = m->ctx;
   lmt_train *t = m->train;
   lm_fit_opts o = LM_FIT_DEFAULTS;
@@ -390,11 +395,11 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
   s.tr.y = s.arr + 64;
   s.va.x = s.arr + 128;
   s.va.y = s.arr + 192;
-  if (check_feed(m, x, y, &s.tr, true)) return NULL;
+  if (check_feed(m, &t->g, t->in_nodes, x, y, &s.tr, true)) return NULL;
   bool do_val = false;
   s.n_train = s.tr.n;
   if (o.val_x || o.val_y) {
-    if (check_feed(m, o.val_x, o.val_y, &s.va, true)) return NULL;
+    if (check_feed(m, &t->g, t->in_nodes, o.val_x, o.val_y, &s.va, true)) return NULL;
     s.n_val = s.va.n;
     do_val = true;
   } else if (o.validation_split > 0) {
@@ -417,7 +422,7 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
     return NULL;
   }
   int64_t total_rows = s.n_train + (do_val ? s.n_val : 0);
-  if (ensure_rows(m, total_rows)) return NULL;
+  if (ensure_rows(m, total_rows) || lmt_opt_ready(t->opt)) return NULL;
   lm_history *h = lmt_history_new(ctx, t->n_names, t->names, "val_", do_val ? t->n_names : 0,
                                   t->names);
   if (!h) return NULL;
@@ -555,12 +560,12 @@ lm_history *lm_model_fit(lm_model *m, const lm_data *x, const lm_data *y, const 
 
 lm_status lm_model_evaluate(lm_model *m, const lm_data *x, const lm_data *y, int batch_size,
                             int verbose, double *out) {
-  lm_status st = need_compiled(m, "evaluate");
+  lm_status st = need_compiled(m);
   if (st) return st;
   if (m->n_inputs > 64 || m->n_outputs > 64) return lm_fail(m->ctx, LM_ERR_ARG, "too many inputs");
   lm_tensor *arr[128];
   feed f = {.x = arr, .y = arr + 64};
-  st = check_feed(m, x, y, &f, true);
+  st = check_feed(m, &m->train->g, m->train->in_nodes, x, y, &f, true);
   if (!st) st = ensure_rows(m, f.n);
   if (st) return st;
   for (int64_t i = 0; i < f.n; i++) m->train->rows[i] = i;
@@ -576,53 +581,78 @@ lm_status lm_model_evaluate(lm_model *m, const lm_data *x, const lm_data *y, int
 }
 
 lm_status lm_model_train_on_batch(lm_model *m, const lm_data *x, const lm_data *y, double *logs) {
-  lm_status st = need_compiled(m, "training");
+  lm_status st = need_compiled(m);
   if (st) return st;
   if (m->n_inputs > 64 || m->n_outputs > 64) return lm_fail(m->ctx, LM_ERR_ARG, "too many inputs");
   lm_tensor *arr[128];
   feed f = {.x = arr, .y = arr + 64};
-  st = check_feed(m, x, y, &f, true);
+  st = check_feed(m, &m->train->g, m->train->in_nodes, x, y, &f, true);
   if (!st) st = ensure_rows(m, f.n);
   if (st) return st;
   if (f.n == 0) return lm_fail(m->ctx, LM_ERR_ARG, "train_on_batch: empty batch");
+  st = lmt_opt_ready(m->train->opt);
+  if (st) return st;
   for (int64_t i = 0; i < f.n; i++) m->train->rows[i] = i;
   double tmp[256];
   return run_batch(m, &f, m->train->rows, f.n, MODE_TRAIN, logs ? logs : tmp);
 }
 
-lm_status lm_model_predict(lm_model *m, const lm_data *x, int batch_size, lm_tensor **outs) {
-  lm_status st = need_compiled(m, "predict");
+/* ---- predict: the model's own inference plan, compiled or not ---- */
+
+static lm_status run_pred(lm_model *m, lmm_infer *p, const feed *f, const int64_t *rows,
+                          int64_t bs) {
+  lmg_graph *g = &p->g;
+  lm_status st = LM_OK;
+  /* the plan is kept across calls: plan again if the thread count changed since */
+  if (g->threads != (m->ctx->threads > 0 ? m->ctx->threads : 1)) g->planned = false;
+  for (int i = 0; i < m->n_inputs && !st; i++) st = set_shape(g, p->in_nodes[i], f->x[i], bs);
+  if (!st) st = lmg_plan_masked(g, bs, false, p->mask);
   if (st) return st;
+  g->training = false;
+  for (int i = 0; i < m->n_inputs; i++) copy_rows(lmg_at(g, p->in_nodes[i]), f->x[i], rows, bs);
+  lmg_forward(g, p->mask);
+  return g->fwd_err ? forward_error(m, g, rows, bs) : LM_OK;
+}
+
+lm_status lm_model_predict(lm_model *m, const lm_data *x, int batch_size, lm_tensor **outs) {
+  if (!m) return LM_ERR_ARG;
   lm_ctx *ctx = m->ctx;
-  lmt_train *t = m->train;
   if (!outs) return lm_fail(ctx, LM_ERR_ARG, "predict: outs is NULL");
   if (m->n_inputs > 64) return lm_fail(ctx, LM_ERR_ARG, "too many inputs");
+  for (int i = 0; i < m->n_outputs; i++) outs[i] = NULL;
+  lmm_infer *p = lmm_infer_get(m);
+  if (!p) return ctx->err ? ctx->err : LM_ERR_NOMEM;
   lm_tensor *arr[128];
   feed f = {.x = arr, .y = arr + 64};
-  st = check_feed(m, x, NULL, &f, false);
-  if (!st) st = ensure_rows(m, f.n);
+  lm_status st = check_feed(m, &p->g, p->in_nodes, x, NULL, &f, false);
   if (st) return st;
   if (batch_size <= 0) batch_size = 32;
-  for (int i = 0; i < m->n_outputs; i++) outs[i] = NULL;
-  for (int64_t i = 0; i < f.n; i++) t->rows[i] = i;
+  int64_t cap = f.n < batch_size ? f.n : batch_size;
+  if (p->cap_rows < cap) {
+    int64_t *r = lm_realloc(ctx, p->rows, sizeof(int64_t) * (size_t)(cap + 1));
+    if (!r) return LM_ERR_NOMEM;
+    p->rows = r;
+    p->cap_rows = cap;
+  }
   for (int64_t b0 = 0; b0 < f.n; b0 += batch_size) {
     int64_t bs = f.n - b0 < batch_size ? f.n - b0 : batch_size;
-    st = run_batch(m, &f, t->rows + b0, bs, MODE_PRED, NULL);
+    for (int64_t r = 0; r < bs; r++) p->rows[r] = b0 + r;
+    st = run_pred(m, p, &f, p->rows, bs);
     if (st) goto fail;
     for (int i = 0; i < m->n_outputs; i++) {
-      const lmg_node *p = lmg_at(&t->g, t->out_nodes[i]);
+      const lmg_node *o = lmg_at(&p->g, p->out_nodes[i]);
       if (!outs[i]) {
         int64_t shape[LM_MAX_DIMS];
-        memcpy(shape, p->shape, sizeof shape);
+        memcpy(shape, o->shape, sizeof shape);
         shape[0] = f.n;
-        outs[i] = lm_tensor_new(ctx, p->dtype, p->ndim, shape);
+        outs[i] = lm_tensor_new(ctx, o->dtype, o->ndim, shape);
         if (!outs[i]) {
           st = LM_ERR_NOMEM;
           goto fail;
         }
       }
-      int64_t row = p->size / (bs ? bs : 1);
-      memcpy((float *)outs[i]->data + b0 * row, p->val, (size_t)p->size * 4);
+      int64_t row = o->size / (bs ? bs : 1);
+      memcpy((float *)outs[i]->data + b0 * row, o->val, (size_t)o->size * 4);
     }
   }
   return LM_OK;
@@ -632,4 +662,12 @@ fail:
     outs[i] = NULL;
   }
   return st;
+}
+
+lm_status lm_model_predict_on_batch(lm_model *m, const lm_data *x, lm_tensor **outs) {
+  if (!m) return LM_ERR_ARG;
+  if (!x || x->n <= 0 || !x->arrays || !x->arrays[0] || x->arrays[0]->ndim < 1)
+    return lm_model_predict(m, x, 32, outs); /* reports what is wrong with x */
+  int64_t n = x->arrays[0]->shape[0];
+  return lm_model_predict(m, x, n > 0 && n <= INT32_MAX ? (int)n : 32, outs);
 }

@@ -82,6 +82,9 @@ void lm_optimizer_set_lr(lm_optimizer *opt, float lr) {
 }
 int64_t lm_optimizer_iterations(const lm_optimizer *opt) { return opt ? opt->iterations : 0; }
 
+/* The slot arrays (moments, velocities) come with the first training step
+ * (lmt_opt_ready): a compiled model that only predicts, such as one
+ * lm_model_load compiled from its training config, never holds them. */
 lm_status lmt_opt_attach(lm_optimizer *o, int n, lm_tensor *const *params) {
   opt_release_slots(o);
   o->slots = lm_alloc(o->ctx, sizeof(float *) * (size_t)(3 * n + 1));
@@ -91,17 +94,24 @@ lm_status lmt_opt_attach(lm_optimizer *o, int n, lm_tensor *const *params) {
     return LM_ERR_NOMEM;
   }
   o->n_params = n;
+  for (int i = 0; i < n; i++) o->sizes[i] = params[i]->size;
+  return LM_OK;
+}
+
+lm_status lmt_opt_ready(lm_optimizer *o) {
   int per = o->kind == 0 ? (o->o.momentum > 0 ? 1 : 0) : o->kind == 1 ? 1 : (o->o.amsgrad ? 3 : 2);
-  for (int i = 0; i < n; i++) {
-    o->sizes[i] = params[i]->size;
+  for (int i = 0; i < o->n_params; i++)
     for (int s = 0; s < per; s++) {
-      o->slots[3 * i + s] = lm_alloc(o->ctx, sizeof(float) * (size_t)(params[i]->size + 1));
-      if (!o->slots[3 * i + s]) {
-        opt_release_slots(o);
+      if (o->slots[3 * i + s]) continue;
+      o->slots[3 * i + s] = lm_alloc(o->ctx, sizeof(float) * (size_t)(o->sizes[i] + 1));
+      if (!o->slots[3 * i + s]) { /* back to none: a later call starts afresh */
+        for (int k = 0; k < o->n_params * 3; k++) {
+          lm_dealloc(o->ctx, o->slots[k]);
+          o->slots[k] = NULL;
+        }
         return LM_ERR_NOMEM;
       }
     }
-  }
   return LM_OK;
 }
 

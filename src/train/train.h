@@ -33,6 +33,8 @@ struct lm_optimizer {
 };
 
 lm_status lmt_opt_attach(lm_optimizer *opt, int n, lm_tensor *const *params);
+/* Allocate the slots (zeroed) if not yet: before the first step or checkpoint. */
+lm_status lmt_opt_ready(lm_optimizer *opt);
 void lmt_opt_step(lm_optimizer *opt, int n, lm_tensor *const *params, float *const *grads);
 
 /* The compiled state of a model. */
@@ -51,7 +53,7 @@ struct lmt_train {
   int *metric_kind; /* n_out * n_metrics_per_out */
   int n_names;
   char **names; /* loss, <out>_loss..., metrics */
-  bool *mask_train, *mask_eval, *mask_pred;
+  bool *mask_train, *mask_eval; /* predict runs on the model's own plan (lmm_infer) */
   int n_params;
   lm_tensor **params;
   int *param_nodes;
