@@ -369,6 +369,8 @@ static const err_case cases[] = {
     {"", "x = '%d %d' % (1,)\n", 2, "t.py:1:13: error: not enough arguments for format string"},
     {"", "x = '%d' % (1, 2)\n", 2, "t.py:1:10: error: not all arguments converted during string formatting"},
     {"", "x = 'abc' % 5\n", 2, "t.py:1:11: error: not all arguments converted during string formatting"},
+    {K, "i = keras.Input(shape=(3, 2))\nh = keras.Input(shape=(4,))\nx = layers.LSTM(4)([i, i], initial_state=[h, h])\n", 2,
+     "t.py:6:20: error: LSTM layer 'lstm_1': initial_state= needs one input tensor"},
     {"from lamina import hp\n", "x = hp.choice('a', [1])\n", 2, "t.py:2:5: error: hp.choice: hp.* defines a search space; run the script with `lamina tune` (docs/tuning.md)"},
 };
 
