@@ -428,7 +428,7 @@ static void test_errors_inline(void **state) {
   expect_err("a, b, c = 1, 2\n", 2, "t.py:1:1: error: not enough values to unpack (expected 3, got 2)");
   expect_err("x = 1\nx.foo\n", 2, "t.py:2:3: error: 'int' object has no attribute 'foo'");
   expect_err("x = 2 ** 64\n", 2, "t.py:1:5: error: integer overflow (lamina integers are 64-bit)");
-  expect_err("x = '%d' % 'a'\n", 2, "t.py:1:10: error: %d format: a number is required, not str");
+  expect_err("x = '%d' % 'a'\n", 2, "t.py:1:10: error: %d format: a real number is required, not str");
   expect_err("x = len(1)\n", 2, "t.py:1:9: error: object of type 'int' has no len()");
   expect_err("x = len()\n", 2, "t.py:1:5: error: len() missing required argument 'obj'");
   expect_err("x = range(1, 2, 3, 4)\n", 2, "t.py:1:20: error: range() takes at most 3 positional arguments (4 given)");

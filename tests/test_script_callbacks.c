@@ -95,10 +95,43 @@ static void test_lambda_callback_errors(void **state) {
                    "t.py:8:37: error: LambdaCallback: on_batch_end must be a function (a lambda), not int", "");
 }
 
+/* keras.callbacks.History(): empty before fit; after a fit it was passed to,
+ * it holds what fit's returned History holds (Keras resets it at each
+ * fit's start); it can sit among other callbacks. */
+static void test_history_callback(void **state) {
+  (void)state;
+  const char *src = PRELUDE
+      "from keras.callbacks import History\n"
+      "hist = History()\n"
+      "print(hist.history, hist.epoch, hist.model)\n"
+      "es = keras.callbacks.EarlyStopping(monitor='loss', patience=5)\n"
+      "h = model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_split=0.25, callbacks=[es, hist])\n"
+      "print(list(hist.history.keys()), hist.epoch, len(hist.history['val_loss']))\n"
+      "print(hist.history['loss'] == h.history['loss'], hist.model is model)\n"
+      "h2 = model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[hist])\n"
+      "print(list(hist.history.keys()), hist.epoch, hist.history['loss'] == h2.history['loss'])\n"
+      "print(hist, keras.callbacks.History().history)\n";
+  tu_capture out = {0}, err = {0};
+  int st = run_src(src, &out, &err);
+  const char *want =
+      "{} [] None\n"
+      "['loss', 'acc', 'val_loss', 'val_acc'] [0, 1, 2] 3\n"
+      "True True\n"
+      "['loss', 'acc'] [0] True\n"
+      "<History> {}\n";
+  if (st != 0 || !out.text || strcmp(out.text, want) != 0) {
+    fprintf(stderr, "status %d\nout:\n%s\nerr:\n%s\n", st, out.text ? out.text : "", err.text ? err.text : "");
+    fail();
+  }
+  free(out.text);
+  free(err.text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lambda_callback_timeline),
       cmocka_unit_test(test_lambda_callback_errors),
+      cmocka_unit_test(test_history_callback),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

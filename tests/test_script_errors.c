@@ -8,8 +8,14 @@
  * refuses it (np.array([1, [2]])) is here too. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "script/hp.h"
 #include "script/script.h"
 
 #define NP "import numpy as np\n"
@@ -81,7 +87,7 @@ static const err_case cases[] = {
     {"", "'%q' % 1\n", 2, "t.py:1:6: error: unsupported format character in '%' formatting"},
     {"", "'%d %d' % (1,)\n", 2, "t.py:1:9: error: not enough arguments for format string"},
     {"", "'%d' % (1, 2)\n", 2, "t.py:1:6: error: not all arguments converted during string formatting"},
-    {"", "'{'.format(1)\n", 2, "t.py:1:1: error: single '{' encountered in format string"},
+    {"", "'{'.format(1)\n", 2, "t.py:1:1: error: Single '{' encountered in format string"},
     {"", "'{a}'.format(1)\n", 2, "t.py:1:1: error: format(): no argument for field '{a}'"},
     {"", "','.join([1])\n", 2, "t.py:1:10: error: sequence item 0: expected str, int found"},
     {"", "[0] * 100000000\n", 2, "t.py:1:5: error: list too long (10,000,000 items at most)"},
@@ -302,6 +308,70 @@ static const err_case cases[] = {
     {K, "layers.Dense(2, batch_input_shape=())\n", 2, "t.py:4:17: error: batch_input_shape needs the batch dimension"},
     {K, "keras.Input(batch_shape=())\n", 2, "t.py:4:13: error: Input: batch_shape needs the batch dimension"},
     {K, "layers.ZeroPadding2D(padding=(1, 2, 3))\n", 2, "t.py:4:22: error: ZeroPadding2D: 'padding' must be an int, a pair or a pair of pairs"},
+    /* sites tests/script_error_sites.py found untested */
+    {NP, "a = np.random.rand(2, dtype=3)\n", 2, "t.py:2:23: error: np.random.rand() takes no keyword arguments"},
+    {NP, "len(np.zeros(()))\n", 2, "t.py:2:1: error: len() of unsized object"},
+    {NP, "list(np.zeros((2, 2)))\n", 2, "t.py:2:6: error: list() of an array needs a 1-D array"},
+    {NP, "tuple(np.zeros((2, 2)))\n", 2, "t.py:2:7: error: tuple() of an array needs a 1-D array"},
+    {"", "x = 1.0 / 0.0\n", 2, "t.py:1:9: error: float division by zero"},
+    {"", "x = 1 / 0\n", 2, "t.py:1:7: error: division by zero"},
+    {"", "x = np.zeros(3)\n", 2, "t.py:1:5: error: name 'np' is not defined (missing import?)"},
+    {"", "x = layers.Dense(3)\n", 2, "t.py:1:5: error: name 'layers' is not defined (missing import?)"},
+    {K, "layers.GRU(2, stateful=True)\n", 2, "t.py:4:15: error: GRU: stateful=True is not supported"},
+    {K, "layers.Bidirectional(3)\n", 2, "t.py:4:22: error: Bidirectional expects a layer (such as layers.LSTM(32)), not int"},
+    {K, "layers.TimeDistributed(None)\n", 2, "t.py:4:24: error: TimeDistributed expects a layer (such as layers.LSTM(32)), not None"},
+    {"", "x = {}\nx.keys(1)\n", 2, "t.py:2:8: error: keys() takes no positional arguments"},
+    {K, "keras.Input(shape=-1)\n", 2, "t.py:4:13: error: negative dimension -1 in a shape"},
+    {NP, "np.random.randint(0, 3, size=(1, None))\n", 2, "t.py:2:25: error: a shape holds ints, not NoneType"},
+    {NP, "np.random.randint(0, 3, size='a')\n", 2, "t.py:2:25: error: np.random.randint() argument 'size' must be a shape (an int or a tuple of ints), not str"},
+    {"", "x = (1))\n", 2, "t.py:1:8: error: unmatched ')'"},
+    {"", "x = [1]]\n", 2, "t.py:1:8: error: unmatched ']'"},
+    {"", "x = 1\nx = {1: 2}}\n", 2, "t.py:2:11: error: unmatched '}'"},
+    {NP "from keras.callbacks import LearningRateScheduler\n" "from keras import layers\nimport keras\n",
+     "m = keras.models.Sequential([layers.Dense(1, input_shape=(2,))])\nm.compile(optimizer='sgd', loss='mse')\n"
+     "s = LearningRateScheduler(lambda e: 'a')\nm.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[s])\n",
+     2, "t.py:7:27: error: The output of the \"schedule\" function should be float, not str"},
+    {"from lamina import hp\nimport math\n", "x = math.log(-1)\n", 2, "t.py:3:14: error: math.log: math domain error"},
+    {"from lamina import hp\nimport math\n", "x = math.log('a')\n", 2, "t.py:3:14: error: math.log: lamina supports numbers here, not str"},
+    {"", "x = '}'.format(1)\n", 2, "t.py:1:5: error: Single '}' encountered in format string"},
+    {"", "x = '{0[1]}'.format([1, 2])\n", 2, "t.py:1:5: error: format(): attribute and index lookups in fields ('{0[1]}') are not supported"},
+    {"", "x = '{!}'.format(1)\n", 2, "t.py:1:5: error: end of string while looking for conversion specifier"},
+    {"", "x = '{!x}'.format(1)\n", 2, "t.py:1:5: error: Unknown conversion specifier x"},
+    {"", "x = '{:{:{}}}'.format(1, 2, 3)\n", 2, "t.py:1:5: error: Max string recursion exceeded"},
+    {"", "x = '{:.2d}'.format(1)\n", 2, "t.py:1:5: error: Precision not allowed in integer format specifier"},
+    {"", "x = '{:,c}'.format(65)\n", 2, "t.py:1:5: error: Cannot specify ',' with 'c'."},
+    {"", "x = '{:,x}'.format(65)\n", 2, "t.py:1:5: error: Cannot specify ',' with 'x'."},
+    {"", "x = '{:+c}'.format(65)\n", 2, "t.py:1:5: error: Sign not allowed with integer format specifier 'c'"},
+    {"", "x = '{:#c}'.format(65)\n", 2, "t.py:1:5: error: Alternate form (#) not allowed with integer format specifier 'c'"},
+    {"", "x = '{:c}'.format(-1)\n", 2, "t.py:1:5: error: %c arg not in range(0x110000)"},
+    {"", "x = '{:_n}'.format(1.5)\n", 2, "t.py:1:5: error: Cannot specify '_' with 'n'."},
+    {"", "x = '{:+}'.format('a')\n", 2, "t.py:1:5: error: Sign not allowed in string format specifier"},
+    {"", "x = '{:#}'.format('a')\n", 2, "t.py:1:5: error: Alternate form (#) not allowed in string format specifier"},
+    {"", "x = '{:=5}'.format('a')\n", 2, "t.py:1:5: error: '=' alignment not allowed in string format specifier"},
+    {"", "x = '{:,}'.format('a')\n", 2, "t.py:1:5: error: Cannot specify ',' with 's'."},
+    {"", "x = '{:>5}'.format(None)\n", 2, "t.py:1:5: error: unsupported format string passed to NoneType.__format__"},
+    {"", "x = '{:,_}'.format(1)\n", 2, "t.py:1:5: error: Cannot specify both ',' and '_'."},
+    {"", "x = '{:.}'.format(1.5)\n", 2, "t.py:1:5: error: Format specifier missing precision"},
+    {"", "x = '{:abc}'.format(1)\n", 2, "t.py:1:5: error: Invalid format specifier 'abc' for object of type 'int'"},
+    {"", "x = '{:1000000}'.format(1)\n", 2, "t.py:1:5: error: format width too big"},
+    {"", "x = '%(a)s' % {'a': 1}\n", 2, "t.py:1:13: error: '%(name)' mapping keys in '%' formatting are not supported"},
+    {"", "x = '%*d' % ('a', 1)\n", 2, "t.py:1:11: error: * wants int"},
+    {"", "x = '%.*f' % (1.5, 1.0)\n", 2, "t.py:1:12: error: * wants int"},
+    {"", "x = '%*d' % (1000000, 1)\n", 2, "t.py:1:11: error: format width too big"},
+    {"", "x = '%1000000d' % 1\n", 2, "t.py:1:17: error: format width too big"},
+    {"", "x = '%.1000f' % 1.0\n", 2, "t.py:1:15: error: format precision too big"},
+    {"", "x = '%x' % 1.5\n", 2, "t.py:1:10: error: %x format: an integer is required, not float"},
+    {"", "x = '%f' % 'a'\n", 2, "t.py:1:10: error: must be real number, not str"},
+    {"", "x = '%c' % 'ab'\n", 2, "t.py:1:10: error: %c requires an int or a unicode character, not a string of length 2"},
+    {"", "x = '%c' % -1\n", 2, "t.py:1:10: error: %c arg not in range(0x110000)"},
+    {"", "x = '%c' % 1.5\n", 2, "t.py:1:10: error: %c requires an int or a unicode character, not float"},
+    {"", "x = '%d' % float('nan')\n", 2, "t.py:1:10: error: cannot convert float NaN to integer"},
+    {"", "x = '%d %d' % (1,)\n", 2, "t.py:1:13: error: not enough arguments for format string"},
+    {"", "x = '%d' % (1, 2)\n", 2, "t.py:1:10: error: not all arguments converted during string formatting"},
+    {"", "x = 'abc' % 5\n", 2, "t.py:1:11: error: not all arguments converted during string formatting"},
+    {K, "i = keras.Input(shape=(3, 2))\nh = keras.Input(shape=(4,))\nx = layers.LSTM(4)([i, i], initial_state=[h, h])\n", 2,
+     "t.py:6:20: error: LSTM layer 'lstm_1': initial_state= needs one input tensor"},
+    {"from lamina import hp\n", "x = hp.choice('a', [1])\n", 2, "t.py:2:5: error: hp.choice: hp.* defines a search space; run the script with `lamina tune` (docs/tuning.md)"},
 };
 
 static void test_error_paths(void **state) {
@@ -339,9 +409,192 @@ static void test_error_paths(void **state) {
   assert_int_equal(failed, 0);
 }
 
+/* lamina tune's space discovery (lms_hp_space): the report of a wrong hp.*
+ * call (err) and the library message (lm_errmsg). */
+static void test_hp_space_errors(void **state) {
+  (void)state;
+  static const struct {
+    const char *src, *err, *msg;
+  } cases[] = {
+      {"from lamina import hp\nx = hp.choice('a', [])\n", "s.py:2:20: error: hp.choice: options must be a non-empty list",
+       "s.py: a wrong hp.* call"},
+      {"from lamina import hp\nx = hp.choice('a', 3)\n", "s.py:2:20: error: hp.choice: options must be a non-empty list",
+       "s.py: a wrong hp.* call"},
+      {"from lamina import hp\nx = hp.choice('a', list(range(257)))\n", "s.py:2:20: error: hp.choice: at most 256 options",
+       "s.py: a wrong hp.* call"},
+      {"from lamina import hp\nx = hp.uniform('x', 0, 1)\ny = hp.uniform('x', 0, 1)\n",
+       "s.py:3:16: error: hp.uniform: the label 'x' is used twice", "s.py: a wrong hp.* call"},
+      {"from lamina import hp\nx = hp.uniform('a=b', 0, 1)\n",
+       "s.py:2:16: error: hp.uniform: the label 'a=b' must be a non-empty name without spaces, ':', ';', '|' or '='",
+       "s.py: a wrong hp.* call"},
+      {"x = 1 / 0\n", "s.py:1:7: error: division by zero", "s.py: the script failed before any hp.* value"},
+      {"x = 1\n", "", "s.py: the script has no hp.* values to tune"},
+  };
+  int failed = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    lm_ctx *ctx = tu_ctx();
+    char err[1024];
+    lm_space *sp = lms_hp_space(ctx, "s.py", cases[i].src, strlen(cases[i].src), NULL, err, sizeof err);
+    const char *nl = strchr(err, '\n');
+    size_t n = nl ? (size_t)(nl - err) : strlen(err);
+    if (sp || n != strlen(cases[i].err) || strncmp(err, cases[i].err, n) != 0 ||
+        strcmp(lm_errmsg(ctx), cases[i].msg) != 0) {
+      fprintf(stderr, "hp case %zu:\n%s\nwanted:\n%s\n%s\ngot:\n%s\n%s\n", i, cases[i].src, cases[i].err,
+              cases[i].msg, err, lm_errmsg(ctx));
+      failed++;
+    }
+    lm_space_free(sp);
+    lm_ctx_free(ctx);
+  }
+  assert_int_equal(failed, 0);
+}
+
+/* lamina tune's trials (lms_hp_trial) of a script that differs from the one
+ * the study's space came from, and an objective fit's logs lack. (hp.c's
+ * "no option of '%s' matches the trial's '%s'" is a defensive check: a
+ * trial's choice is always one of its space's options.) */
+static void test_hp_trial_errors(void **state) {
+  (void)state;
+  static const struct {
+    const char *src, *want;
+  } cases[] = {
+      {"from lamina import hp\nv = hp.choice('v', [1])\n",
+       "s.py:2:15: error: hp.choice: 'v' is not in the study's search space (the script changed since the study began?)"},
+      {"from lamina import hp\nu = hp.choice('u', [1, 2, 3])\n", "s.py:2:20: error: hp.choice: 'u' has 2 options in the study, 3 here"},
+      {"from lamina import hp\nimport numpy as np\nimport keras\nfrom keras import layers\nu = hp.choice('u', ['a', 'b'])\n"
+       "m = keras.models.Sequential([layers.Dense(1, input_shape=(2,))])\nm.compile(optimizer='sgd', loss='mse')\n"
+       "m.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0)\n",
+       "s.py:8:1: error: lamina tune: fit's logs have no 'val_acc' (they have: loss); give fit validation data or pick another --objective"},
+  };
+  lm_ctx *ctx = tu_ctx();
+  char err[1024];
+  const char *space_src = "from lamina import hp\nu = hp.choice('u', ['a', 'b'])\n";
+  lm_space *sp = lms_hp_space(ctx, "space.py", space_src, strlen(space_src), NULL, err, sizeof err);
+  assert_non_null(sp);
+  lm_tune_opts o = LM_TUNE_DEFAULTS;
+  o.algo = LM_TUNE_GRID;
+  int failed = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    lm_study *st = lm_study_open(ctx, sp, NULL, &o);
+    assert_non_null(st);
+    lm_trial *t = lm_study_ask(st, 2);
+    assert_non_null(t);
+    assert_string_equal(lm_trial_str(t, "u"), "a");
+    lm_ctx *tc = tu_ctx();
+    tu_capture out = {0}, e = {0};
+    lms_opts so = {.out = tu_capture_fn, .out_ud = &out, .err = tu_capture_fn, .err_ud = &e};
+    lms_hp_result r = lms_hp_trial(tc, "s.py", cases[i].src, strlen(cases[i].src), &so, t, sp, "val_acc");
+    const char *et = e.text ? e.text : "";
+    const char *nl = strchr(et, '\n');
+    size_t n = nl ? (size_t)(nl - et) : strlen(et);
+    if (r.status == LMS_OK || n != strlen(cases[i].want) || strncmp(et, cases[i].want, n) != 0) {
+      fprintf(stderr, "trial case %zu:\n%s\nwanted:\n%s\ngot status %d:\n%s\n", i, cases[i].src, cases[i].want,
+              r.status, et);
+      failed++;
+    }
+    free(out.text);
+    free(e.text);
+    lm_ctx_free(tc);
+    lm_study_tell(st, t, LM_TRIAL_FAILED, 0);
+    lm_study_free(st);
+  }
+  lm_space_free(sp);
+  lm_ctx_free(ctx);
+  assert_int_equal(failed, 0);
+}
+
+/* Data files that are not what their name says: a bad IDX file under
+ * LAMINA_MNIST, a digits CSV with the wrong number of columns. */
+static int write_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t w = fwrite(data, 1, n, f);
+  return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+static void expect_run(const char *src, int status, const char *want) {
+  tu_capture out = {0}, err = {0};
+  lm_ctx *ctx = tu_ctx();
+  lms_opts o = {.mode = LMS_MODE_RUN, .out = tu_capture_fn, .out_ud = &out, .err = tu_capture_fn, .err_ud = &err};
+  int st = lms_run_source(ctx, "t.py", src, strlen(src), &o);
+  lm_ctx_free(ctx);
+  const char *e = err.text ? err.text : "";
+  const char *nl = strchr(e, '\n');
+  size_t n = nl ? (size_t)(nl - e) : strlen(e);
+  if (st != status || n != strlen(want) || strncmp(e, want, n) != 0)
+    fprintf(stderr, "script:\n%s\nwanted status %d and:\n%s\ngot status %d:\n%s\n", src, status, want, st, e);
+  assert_int_equal(st, status);
+  assert_int_equal(n, strlen(want));
+  assert_memory_equal(e, want, n);
+  free(out.text);
+  free(err.text);
+}
+
+static void test_data_file_errors(void **state) {
+  (void)state;
+  const char *load = "from keras.datasets import mnist\n(a, b), (c, d) = mnist.load_data()\n";
+  assert_true(mkdir("idx_bad", 0755) == 0 || errno == EEXIST);
+  /* labels: the magic of an int32 IDX file, not unsigned bytes */
+  const unsigned char not_bytes[] = {0, 0, 0x0c, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0};
+  assert_int_equal(write_file("idx_bad/train-labels-idx1-ubyte", not_bytes, sizeof not_bytes), 0);
+  assert_int_equal(write_file("idx_bad/train-images-idx3-ubyte", not_bytes, sizeof not_bytes), 0);
+  setenv("LAMINA_MNIST", "idx_bad", 1);
+  expect_run(load, 1, "t.py:2:18: error: idx_bad/train-images-idx3-ubyte: not an IDX file of unsigned bytes");
+  /* unsigned bytes, 1-D, 5 values promised, 2 present */
+  const unsigned char short_file[] = {0, 0, 0x08, 1, 0, 0, 0, 5, 7, 7};
+  assert_int_equal(write_file("idx_bad/train-images-idx3-ubyte", short_file, sizeof short_file), 0);
+  expect_run(load, 1, "t.py:2:18: error: idx_bad/train-images-idx3-ubyte: truncated IDX file (expected 5 values)");
+  unsetenv("LAMINA_MNIST");
+  remove("idx_bad/train-labels-idx1-ubyte");
+  remove("idx_bad/train-images-idx3-ubyte");
+  rmdir("idx_bad");
+
+  const char *csv = "1,2,3\n4,5,6\n";
+  assert_int_equal(write_file("digits_bad.csv", csv, strlen(csv)), 0);
+  setenv("LAMINA_DIGITS", "digits_bad.csv", 1);
+  expect_run("from sklearn.datasets import load_digits\nx, y = load_digits(return_X_y=True)\n", 1,
+             "t.py:2:8: error: load_digits: digits_bad.csv: expected 65 columns (64 pixels and a label)");
+  unsetenv("LAMINA_DIGITS");
+  remove("digits_bad.csv");
+
+  /* the fuzzing sandbox refuses builtins that touch files, and caps fit's epochs */
+  {
+    tu_capture so = {0}, se = {0};
+    lm_ctx *sc = tu_ctx();
+    lms_opts sb = {.mode = LMS_MODE_RUN, .out = tu_capture_fn, .out_ud = &so, .err = tu_capture_fn, .err_ud = &se,
+                   .sandbox = true};
+    const char *src = "import numpy as np\nnp.save('sandbox.npy', np.zeros(2))\n";
+    assert_int_equal(lms_run_source(sc, "t.py", src, strlen(src), &sb), LMS_SCRIPT_ERROR);
+    assert_non_null(se.text);
+    const char *want = "t.py:2:1: error: np.save() is not available in the sandbox (it reads or writes files)\n";
+    assert_memory_equal(se.text, want, strlen(want));
+    assert_int_equal(access("sandbox.npy", F_OK), -1);
+    const char *fit = MC "h = m.fit(x, y, epochs=50, verbose=0)\nprint(len(h.history['loss']))\n";
+    assert_int_equal(lms_run_source(sc, "t.py", fit, strlen(fit), &sb), LMS_OK);
+    assert_string_equal(so.text, "2\n");
+    lm_ctx_free(sc);
+    free(so.text);
+    free(se.text);
+  }
+
+  /* a NUL byte in the source (a binary file given as a script) */
+  tu_capture out = {0}, err = {0};
+  lm_ctx *ctx = tu_ctx();
+  lms_opts o = {.mode = LMS_MODE_RUN, .out = tu_capture_fn, .out_ud = &out, .err = tu_capture_fn, .err_ud = &err};
+  assert_int_equal(lms_run_source(ctx, "t.py", "x = 1\0\n", 7, &o), LMS_SCRIPT_ERROR);
+  lm_ctx_free(ctx);
+  assert_non_null(err.text);
+  assert_memory_equal(err.text, "t.py:1:6: error: source contains a NUL byte (not a text file?)\n", 63);
+  free(out.text);
+  free(err.text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_error_paths),
+      cmocka_unit_test(test_hp_space_errors),
+      cmocka_unit_test(test_hp_trial_errors),
+      cmocka_unit_test(test_data_file_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "script/interp.h"
 
 #define MAX_ELEMS ((int64_t)1 << 32)
+#define SANDBOX_ELEMS ((int64_t)1 << 16) /* lms_opts.sandbox (fuzzing): small arrays, fast inputs */
 
 static double get(lm_tensor *t, int64_t i) {
   return lm_tensor_dtype(t) == LM_FLOAT32 ? (double)lm_tensor_f32(t)[i] : (double)lm_tensor_i32(t)[i];
@@ -30,7 +31,8 @@ static lm_tensor *new_tensor(lms_interp *I, lm_dtype dt, int nd, const int64_t *
   int64_t n = 1;
   for (int i = 0; i < nd; i++) {
     if (shape[i] < 0) lms_fail(I, at, "negative dimensions are not allowed");
-    if (shape[i] > 0 && n > MAX_ELEMS / shape[i]) lms_fail(I, at, "array is too big");
+    int64_t cap = I->opts.sandbox ? SANDBOX_ELEMS : MAX_ELEMS;
+    if (shape[i] > 0 && n > cap / shape[i]) lms_fail(I, at, "array is too big");
     n *= shape[i];
   }
   lm_tensor *t = lm_tensor_new(I->ctx, dt, nd, shape);

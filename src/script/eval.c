@@ -28,6 +28,24 @@ static void buf_close(lms_interp *I, lm_buf *b) {
     }
 }
 
+_Noreturn void lms_fail_rt(lms_interp *I, const lms_node *at, const char *fmt, ...);
+
+/* The text of b as a string value; b is closed. A buffer that ran out of
+ * memory is an error, never a shorter string. */
+static lms_value *buf_value(lms_interp *I, lm_buf *b, const lms_node *at) {
+  if (b->oom) {
+    buf_close(I, b);
+    lms_fail_rt(I, at, "out of memory");
+  }
+  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
+  buf_close(I, b);
+  return r;
+}
+
+lm_buf *lms_buf_open(lms_interp *I) { return buf_open(I); }
+void lms_buf_close(lms_interp *I, lm_buf *b) { buf_close(I, b); }
+lms_value *lms_buf_value(lms_interp *I, lm_buf *b, const lms_node *at) { return buf_value(I, b, at); }
+
 /* ---- errors ------------------------------------------------------------------ */
 
 static _Noreturn void vfail(lms_interp *I, int status, const lms_node *at, const char *fmt,
@@ -380,6 +398,16 @@ static lms_value *bi_isinstance(lms_interp *I, lms_value *self, lms_args *a) {
   lms_fail(I, a->call, "isinstance() is not supported in lamina scripts");
 }
 
+/* format(value, spec=''): Python's format-spec mini-language (format.c) */
+static lms_value *bi_format(lms_interp *I, lms_value *self, lms_args *a) {
+  (void)self;
+  lms_bind(I, a, "format", "value:x, format_spec:s=");
+  const char *spec = lms_arg_str(a, 1, "");
+  lm_buf *b = buf_open(I);
+  lms_format_value(I, b, a->slot[0], spec, strlen(spec), a->call);
+  return buf_value(I, b, a->call);
+}
+
 static const lms_builtin builtins[] = {
     {"print", bi_print, NULL, NULL}, {"len", bi_len, NULL, NULL},
     {"range", bi_range, NULL, NULL}, {"int", bi_int, NULL, NULL},
@@ -389,7 +417,7 @@ static const lms_builtin builtins[] = {
     {"max", bi_max, NULL, NULL},     {"sum", bi_sum, NULL, NULL},
     {"round", bi_round, NULL, NULL}, {"list", bi_list, NULL, NULL},
     {"tuple", bi_tuple, NULL, NULL}, {"dict", bi_dict, NULL, NULL},
-    {"isinstance", bi_isinstance, NULL, NULL},
+    {"isinstance", bi_isinstance, NULL, NULL}, {"format", bi_format, NULL, NULL},
 };
 
 static const lms_builtin *find_py_builtin(const char *name) {
@@ -400,79 +428,31 @@ static const lms_builtin *find_py_builtin(const char *name) {
 
 /* ---- string formatting -------------------------------------------------------- */
 
-/* printf-style: '%.4f' % x, '%d/%d' % (a, b) */
-static lms_value *percent_format(lms_interp *I, lms_value *fmt, lms_value *args, const lms_node *at) {
-  lms_value **items = &args;
-  int n = 1, used = 0;
-  if (args->kind == V_TUPLE) {
-    items = args->u.seq.items;
-    n = args->u.seq.n;
+/* '{}'.format(x), '{:.4f}', '{0}', '{name}', '{!r}', '{:{width}}': the
+ * replacement fields of str.format; the spec language is format.c's. */
+static lms_value *format_arg(lms_interp *I, lms_args *a, const char *field, size_t fl, int *auto_idx,
+                             int *numbering) {
+  bool is_auto = fl == 0, is_manual = fl > 0 && isdigit((unsigned char)field[0]);
+  if ((is_auto && *numbering == 2) || (is_manual && *numbering == 1))
+    lms_fail(I, a->call, "cannot switch from %s to %s",
+             is_auto ? "manual field specification" : "automatic field numbering",
+             is_auto ? "automatic field numbering" : "manual field specification");
+  if (is_auto) *numbering = 1;
+  if (is_manual) *numbering = 2;
+  if (is_auto) {
+    if (*auto_idx < a->n_pos) return a->pos[(*auto_idx)++];
+  } else if (is_manual) {
+    long k = 0;
+    size_t i = 0;
+    while (i < fl && isdigit((unsigned char)field[i]) && k < 100000) k = k * 10 + (field[i++] - '0');
+    if (i == fl && k < a->n_pos) return a->pos[k];
+  } else {
+    for (int k = 0; k < a->n_kw; k++)
+      if (strlen(a->kw_names[k]) == fl && strncmp(a->kw_names[k], field, fl) == 0) return a->kw[k];
   }
-  lm_buf *b = buf_open(I);
-  const char *s = fmt->u.str.s, *e = s + fmt->u.str.len;
-  char spec[64], tmp[512];
-  while (s < e) {
-    if (*s != '%') {
-      lm_buf_putn(b, s++, 1);
-      continue;
-    }
-    const char *st = s++;
-    if (s < e && *s == '%') {
-      lm_buf_puts(b, "%");
-      s++;
-      continue;
-    }
-    while (s < e && strchr("-+ #0123456789.", *s)) s++;
-    if (s >= e || !strchr("dioufFeEgGsrxXc", *s) || (size_t)(s - st) + 2 > sizeof spec) {
-      buf_close(I, b);
-      lms_fail(I, at, "unsupported format character in '%%' formatting");
-    }
-    char conv = *s++;
-    if (used >= n) {
-      buf_close(I, b);
-      lms_fail(I, at, "not enough arguments for format string");
-    }
-    lms_value *v = items[used++];
-    size_t sl = (size_t)(s - st);
-    memcpy(spec, st, sl);
-    spec[sl] = 0;
-    if (strchr("diouxXc", conv)) {
-      if (!lms_is_number(v)) {
-        buf_close(I, b);
-        lms_fail(I, at, "%%%c format: a number is required, not %s", conv, lms_type_name(v));
-      }
-      if (conv == 'u' || conv == 'i') spec[sl - 1] = 'd';
-      spec[sl - 1] = 0;
-      strcat(spec, conv == 'c' ? "c" : conv == 'x' ? "llx" : conv == 'X' ? "llX" : conv == 'o' ? "llo" : "lld");
-      if (conv == 'c') snprintf(tmp, sizeof tmp, spec, (int)lms_num(v));
-      else snprintf(tmp, sizeof tmp, spec, (long long)lms_num(v));
-    } else if (strchr("fFeEgG", conv)) {
-      if (!lms_is_number(v)) {
-        buf_close(I, b);
-        lms_fail(I, at, "%%%c format: a number is required, not %s", conv, lms_type_name(v));
-      }
-      snprintf(tmp, sizeof tmp, spec, lms_num(v));
-    } else {
-      const char *str = to_cstr(I, v, conv == 'r');
-      spec[sl - 1] = 's';
-      snprintf(tmp, sizeof tmp, spec, str);
-      if (strlen(str) >= sizeof tmp) {
-        lm_buf_puts(b, str);
-        continue;
-      }
-    }
-    lm_buf_puts(b, tmp);
-  }
-  if (used < n) {
-    buf_close(I, b);
-    lms_fail(I, at, "not all arguments converted during string formatting");
-  }
-  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-  buf_close(I, b);
-  return r;
+  lms_fail(I, a->call, "format(): no argument for field '{%.*s}'", (int)(fl < 60 ? fl : 60), field);
 }
 
-/* '{}'.format(x), '{:.4f}', '{0}', '{name}' */
 static lms_value *str_format(lms_interp *I, lms_value *self, lms_args *a) {
   lm_buf *b = buf_open(I);
   const char *s = self->u.str.s, *e = s + self->u.str.len;
@@ -483,122 +463,67 @@ static lms_value *str_format(lms_interp *I, lms_value *self, lms_args *a) {
       s += 2;
       continue;
     }
-    if (*s == '}' && s + 1 < e && s[1] == '}') {
-      lm_buf_puts(b, "}");
-      s += 2;
-      continue;
+    if (*s == '}') {
+      if (s + 1 < e && s[1] == '}') {
+        lm_buf_puts(b, "}");
+        s += 2;
+        continue;
+      }
+      lms_fail(I, a->call, "Single '}' encountered in format string");
     }
     if (*s != '{') {
       lm_buf_putn(b, s++, 1);
       continue;
     }
-    const char *close = memchr(s, '}', (size_t)(e - s));
-    if (!close) {
-      buf_close(I, b);
-      lms_fail(I, a->call, "single '{' encountered in format string");
+    /* the field runs to its matching '}' (one level of nested {} in the spec) */
+    const char *close = s + 1;
+    int depth = 1;
+    while (close < e && depth) {
+      if (*close == '{') depth++;
+      if (*close == '}' && --depth == 0) break;
+      close++;
     }
-    const char *colon = memchr(s, ':', (size_t)(close - s));
-    const char *fend = colon ? colon : close;
-    char field[64] = {0};
-    size_t fl = (size_t)(fend - s - 1);
-    if (fl >= sizeof field) fl = sizeof field - 1;
-    memcpy(field, s + 1, fl);
-    lms_value *v = NULL;
-    bool is_auto = !field[0], is_manual = field[0] >= '0' && field[0] <= '9';
-    if ((is_auto && numbering == 2) || (is_manual && numbering == 1)) {
-      buf_close(I, b);
-      lms_fail(I, a->call, "cannot switch from %s to %s",
-               is_auto ? "manual field specification" : "automatic field numbering",
-               is_auto ? "automatic field numbering" : "manual field specification");
+    if (close >= e) lms_fail(I, a->call, close == s + 1 ? "Single '{' encountered in format string" : "expected '}' before end of string");
+    const char *fs = s + 1, *colon = memchr(fs, ':', (size_t)(close - fs)), *bang = memchr(fs, '!', (size_t)(close - fs));
+    if (bang && colon && bang > colon) bang = NULL;
+    const char *fend = bang ? bang : colon ? colon : close;
+    if (memchr(fs, '[', (size_t)(fend - fs)) || memchr(fs, '.', (size_t)(fend - fs)))
+      lms_fail(I, a->call, "format(): attribute and index lookups in fields ('{%.*s}') are not supported",
+               (int)(fend - fs < 60 ? fend - fs : 60), fs);
+    lms_value *v = format_arg(I, a, fs, (size_t)(fend - fs), &auto_idx, &numbering);
+    char conv = 0;
+    if (bang) {
+      const char *ce = colon ? colon : close;
+      if (ce - bang != 2 || !strchr("rsa", bang[1]))
+        lms_fail(I, a->call, ce - bang == 1 ? "end of string while looking for conversion specifier"
+                                            : "Unknown conversion specifier %.*s", (int)(ce - bang - 1), bang + 1);
+      conv = bang[1];
     }
-    if (is_auto) numbering = 1;
-    if (is_manual) numbering = 2;
-    if (!field[0]) {
-      if (auto_idx < a->n_pos) v = a->pos[auto_idx++];
-    } else if (field[0] >= '0' && field[0] <= '9') {
-      int k = atoi(field);
-      if (k < a->n_pos) v = a->pos[k];
-    } else {
-      for (int k = 0; k < a->n_kw; k++)
-        if (strcmp(a->kw_names[k], field) == 0) v = a->kw[k];
-    }
-    if (!v) {
-      buf_close(I, b);
-      lms_fail(I, a->call, "format(): no argument for field '{%s}'", field);
-    }
-    char spec[48] = {0}, tmp[512];
+    /* the spec, with nested replacement fields replaced by their str() */
+    lm_buf *spec = buf_open(I);
     if (colon) {
-      size_t sl = (size_t)(close - colon - 1);
-      if (sl >= 40) sl = 39;
-      memcpy(spec, colon + 1, sl);
-    }
-    size_t sl = strlen(spec);
-    char conv = sl ? spec[sl - 1] : 0;
-    if (conv && strchr("fFeEgG%", conv) && lms_is_number(v)) {
-      double x = lms_num(v);
-      char cs[64];
-      bool pct = conv == '%';
-      spec[sl - 1] = 0;
-      bool comma = strchr(spec, ',') != NULL;
-      char clean[48];
-      size_t k = 0;
-      for (size_t i = 0; spec[i]; i++)
-        if (spec[i] != ',' && spec[i] != '<' && spec[i] != '>') clean[k++] = spec[i];
-      clean[k] = 0;
-      (void)comma;
-      snprintf(cs, sizeof cs, "%%%s%c", clean, pct ? 'f' : conv);
-      snprintf(tmp, sizeof tmp, cs, pct ? x * 100 : x);
-      lm_buf_puts(b, tmp);
-      if (pct) lm_buf_puts(b, "%");
-    } else if (conv == 'd' && (v->kind == V_INT || v->kind == V_BOOL)) {
-      if (strchr(spec, ',')) {
-        char digits[32];
-        long long x = v->kind == V_INT ? v->u.i : v->u.b;
-        snprintf(digits, sizeof digits, "%lld", x < 0 ? -x : x);
-        if (x < 0) lm_buf_puts(b, "-");
-        size_t nd = strlen(digits);
-        for (size_t i = 0; i < nd; i++) {
-          lm_buf_putn(b, digits + i, 1);
-          if ((nd - i - 1) % 3 == 0 && i + 1 < nd) lm_buf_puts(b, ",");
+      for (const char *c = colon + 1; c < close; c++) {
+        if (*c != '{') {
+          lm_buf_putn(spec, c, 1);
+          continue;
         }
-      } else {
-        char cs[64];
-        spec[sl - 1] = 0;
-        snprintf(cs, sizeof cs, "%%%slld", spec);
-        snprintf(tmp, sizeof tmp, cs, (long long)(v->kind == V_INT ? v->u.i : v->u.b));
-        lm_buf_puts(b, tmp);
+        const char *ne = memchr(c, '}', (size_t)(close - c));
+        if (!ne || memchr(c + 1, '{', (size_t)(ne - c - 1))) lms_fail(I, a->call, "Max string recursion exceeded");
+        lms_value *nv = format_arg(I, a, c + 1, (size_t)(ne - c - 1), &auto_idx, &numbering);
+        lms_to_str(I, spec, nv, false);
+        c = ne;
       }
-    } else {
-      /* what is left: [[fill]align][width], and 's' for a string */
-      if (conv && (isalpha((unsigned char)conv) || conv == '%') && !(conv == 's' && v->kind == V_STR)) {
-        buf_close(I, b);
-        lms_fail(I, a->call, "Unknown format code '%c' for object of type '%s'", conv,
-                 lms_type_name(v));
-      }
-      const char *str = to_cstr(I, v, false);
-      int width = 0;
-      bool left = v->kind == V_STR;
-      for (const char *c = spec; *c; c++) {
-        if (*c == '<') left = true;
-        if (*c == '>') left = false;
-        if (*c >= '0' && *c <= '9') {
-          width = atoi(c);
-          break;
-        }
-      }
-      if (width > 400) width = 400;
-      int pad = width - (int)strlen(str);
-      if (!left)
-        for (int i = 0; i < pad; i++) lm_buf_puts(b, " ");
-      lm_buf_puts(b, str);
-      if (left)
-        for (int i = 0; i < pad; i++) lm_buf_puts(b, " ");
     }
+    if (spec->oom) lms_fail_rt(I, a->call, "out of memory");
+    if (conv) { /* !r !s !a: format the str() or repr() of the value */
+      const char *t = to_cstr(I, v, conv != 's');
+      v = lms_str(I, t, strlen(t));
+    }
+    lms_format_value(I, b, v, spec->data ? spec->data : "", spec->len, a->call);
+    buf_close(I, spec);
     s = close + 1;
   }
-  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-  buf_close(I, b);
-  return r;
+  return buf_value(I, b, a->call);
 }
 
 static lms_value *str_join(lms_interp *I, lms_value *self, lms_args *a) {
@@ -614,9 +539,7 @@ static lms_value *str_join(lms_interp *I, lms_value *self, lms_args *a) {
     if (i) lm_buf_putn(b, self->u.str.s, self->u.str.len);
     lm_buf_putn(b, seq->u.seq.items[i]->u.str.s, seq->u.seq.items[i]->u.str.len);
   }
-  lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-  buf_close(I, b);
-  return r;
+  return buf_value(I, b, a->call);
 }
 
 static lms_value *str_case(lms_interp *I, lms_value *self, lms_args *a, bool upper) {
@@ -853,7 +776,7 @@ static lms_value *binop(lms_interp *I, int op, lms_value *a, lms_value *b, const
   if (op == OP_MUL && (b->kind == V_STR || b->kind == V_LIST || b->kind == V_TUPLE) &&
       (a->kind == V_INT || a->kind == V_BOOL))
     return repeat(I, b, a->kind == V_INT ? a->u.i : a->u.b, at);
-  if (op == OP_MOD && a->kind == V_STR) return percent_format(I, a, b, at);
+  if (op == OP_MOD && a->kind == V_STR) return lms_percent_format(I, a, b, at);
   if (a->kind == V_SYM || b->kind == V_SYM)
     lms_fail(I, at,
              "arithmetic on symbolic tensors is not supported; use layers.add, "
@@ -990,9 +913,7 @@ static lms_value *subscript(lms_interp *I, lms_value *obj, const lms_node *sn, c
     if (obj->kind == V_STR) {
       lm_buf *b = buf_open(I);
       for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) lm_buf_putn(b, obj->u.str.s + i, 1);
-      lms_value *r = lms_str(I, b->data ? b->data : "", b->len);
-      buf_close(I, b);
-      return r;
+      return buf_value(I, b, at);
     }
     lms_value *r = lms_seq(I, obj->kind, 0);
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
@@ -1047,11 +968,23 @@ static lms_value *call_lambda(lms_interp *I, lms_value *f, lms_args *a) {
   return r;
 }
 
+/* Builtins that read or write files (refused under opts.sandbox). */
+static bool touches_files(const char *name) {
+  static const char *const names[] = {"np.load", "np.save", "np.loadtxt", "load_model", "save", "save_weights",
+                                      "load_weights", "CSVLogger", "ModelCheckpoint", "fashion_mnist.load_data",
+                                      "mnist.load_data", "load_digits", NULL};
+  for (int i = 0; names[i]; i++)
+    if (strcmp(name, names[i]) == 0) return true;
+  return false;
+}
+
 lms_value *lms_call(lms_interp *I, lms_value *f, lms_args *a) {
   switch (f->kind) {
   case V_BUILTIN: {
     const lms_builtin *b = f->u.fn.b;
     a->callee = b;
+    if (I->opts.sandbox && touches_files(b->name))
+      lms_fail(I, a->call, "%s() is not available in the sandbox (it reads or writes files)", b->name);
     if (b->spec) lms_bind(I, a, b->name, b->spec);
     return b->fn(I, f->u.fn.self, a);
   }
@@ -1352,7 +1285,10 @@ int lms_run_source(lm_ctx *ctx, const char *name, const char *src, size_t len, c
   if (!ctx) return LMS_RUNTIME;
   lms_interp *I = lm_alloc(ctx, sizeof *I);
   if (!I) {
-    fprintf(stderr, "lamina: out of memory\n");
+    char m[600];
+    snprintf(m, sizeof m, "%s: error: out of memory\n", name ? name : "<script>");
+    if (opts && opts->err) opts->err(opts->err_ud, m);
+    else fputs(m, stderr);
     return LMS_RUNTIME;
   }
   I->ctx = ctx;

@@ -55,9 +55,11 @@ static bool label_ok(const char *s) {
  * as itself; a dict by its first string value ({'type': 'adam', ...} ->
  * adam); anything else option<i>. Characters the study file reserves go. */
 static char *option_label(lms_interp *I, const lms_value *v, int i) {
-  lm_buf b;
-  lm_buf_init(&b, I->ctx);
-  I->bufs[I->n_bufs++] = &b;
+  /* registered (in the arena, not on this stack frame) so that an error
+   * unwinding from lms_strndup below frees its data */
+  lm_buf *bp = lms_alloc(I, sizeof *bp);
+  lm_buf_init(bp, I->ctx);
+  I->bufs[I->n_bufs++] = bp;
   const lms_value *shown = NULL;
   if (v->kind == V_STR || v->kind == V_INT || v->kind == V_FLOAT || v->kind == V_BOOL ||
       v->kind == V_NONE)
@@ -65,11 +67,11 @@ static char *option_label(lms_interp *I, const lms_value *v, int i) {
   else if (v->kind == V_DICT)
     for (int k = 0; k < v->u.dict.n && !shown; k++)
       if (v->u.dict.vals[k]->kind == V_STR) shown = v->u.dict.vals[k];
-  if (shown) lms_to_str(I, &b, shown, false);
-  else lm_buf_printf(&b, "option%d", i);
-  char *out = b.data ? lms_strndup(I, b.data, b.len) : NULL;
+  if (shown) lms_to_str(I, bp, shown, false);
+  else lm_buf_printf(bp, "option%d", i);
+  char *out = bp->data && !bp->oom ? lms_strndup(I, bp->data, bp->len) : NULL;
   I->n_bufs--;
-  lm_buf_free(&b);
+  lm_buf_free(bp);
   if (!out) lms_fail_rt(I, NULL, "out of memory");
   for (char *c = out; *c; c++)
     if (*c == ':' || *c == ';' || *c == '|' || *c == ' ' || *c == '\n') *c = '_';

@@ -236,6 +236,15 @@ const lms_node *lms_arg_node(lms_args *a, int slot);
 int lms_arg_shape(lms_interp *I, lms_args *a, int slot, int64_t *dims);
 int lms_shape_of(lms_interp *I, lms_value *v, const lms_node *at, int64_t *dims, bool allow_none);
 
+/* Text buffers that an error unwinding past them frees (eval.c);
+ * lms_buf_value closes b and returns its text, failing if it ran out of memory. */
+lm_buf *lms_buf_open(lms_interp *I);
+void lms_buf_close(lms_interp *I, lm_buf *b);
+lms_value *lms_buf_value(lms_interp *I, lm_buf *b, const lms_node *at);
+/* Python string formatting (format.c): format(v, spec) appended to b, and 'fmt' % args. */
+void lms_format_value(lms_interp *I, lm_buf *b, lms_value *v, const char *spec, size_t n, const lms_node *at);
+lms_value *lms_percent_format(lms_interp *I, lms_value *fmt, lms_value *args, const lms_node *at);
+
 /* Evaluation */
 lms_value *lms_eval(lms_interp *I, const lms_node *n);
 lms_value *lms_call(lms_interp *I, lms_value *f, lms_args *a);

@@ -582,6 +582,23 @@ static lms_value *history_value(lms_interp *I, lm_history *h, lms_value *model) 
   return v;
 }
 
+/* keras.callbacks.History(): empty until a fit it is passed to (callbacks=[h])
+ * ends; then it holds that fit's history, as the History fit returns. */
+lms_value *lms_keras_history(lms_interp *I, lms_value *self, lms_args *a) {
+  (void)self;
+  (void)a;
+  return history_value(I, NULL, NULL);
+}
+
+static lms_value *fill_histories(lms_value *cbs, lm_history *h, lms_value *model, lms_value *ret) {
+  for (int i = 0; cbs && i < cbs->u.seq.n; i++)
+    if (cbs->u.seq.items[i]->kind == V_HISTORY) {
+      cbs->u.seq.items[i]->u.hist.h = h;
+      cbs->u.seq.items[i]->u.hist.model = model;
+    }
+  return ret;
+}
+
 static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
   /* x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
    * shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps */
@@ -597,13 +614,13 @@ static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
   if (cbs && cbs->u.seq.n > 0) {
     lm_callback **list = lms_alloc(I, (size_t)cbs->u.seq.n * sizeof *list);
     for (int i = 0; i < cbs->u.seq.n; i++) {
+      if (cbs->u.seq.items[i]->kind == V_HISTORY) continue; /* keras.callbacks.History(): filled after fit */
       if (cbs->u.seq.items[i]->kind != V_CALLBACK)
         lms_fail(I, a->slot_node[5], "fit(): callbacks item %d is %s, not a callback", i,
                  lms_type_name(cbs->u.seq.items[i]));
-      list[i] = cbs->u.seq.items[i]->u.cb.cb;
+      list[fo.n_callbacks++] = cbs->u.seq.items[i]->u.cb.cb;
     }
     fo.callbacks = list;
-    fo.n_callbacks = cbs->u.seq.n;
   }
   fo.batch_size = (int)lms_arg_int(a, 2, 32);
   fo.epochs = (int)lms_arg_int(a, 3, 1);
@@ -615,6 +632,8 @@ static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
     lms_fail(I, a->slot_node[2], "fit(): batch_size must be a positive integer");
   if (lms_arg_int(a, 3, 1) < 0 || lms_arg_int(a, 3, 1) > 1000000)
     lms_fail(I, a->slot_node[3], "fit(): epochs must be a non-negative integer");
+  if (I->opts.sandbox && fo.epochs > 2) fo.epochs = 2; /* fuzzing: milliseconds per input */
+  if (I->opts.sandbox && fo.initial_epoch > fo.epochs) fo.initial_epoch = fo.epochs;
   lms_value *vd = lms_arg(a, 7);
   if (vd) {
     if ((vd->kind != V_TUPLE && vd->kind != V_LIST) || vd->u.seq.n != 2)
@@ -624,7 +643,7 @@ static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
   }
   lm_data *x = to_data(I, a->slot[0], a->slot_node[0], "fit(): x");
   lm_data *y = to_data(I, a->slot[1], a->slot_node[1], "fit(): y");
-  if (I->opts.mode == LMS_MODE_SUMMARY) return history_value(I, NULL, self);
+  if (I->opts.mode == LMS_MODE_SUMMARY) return fill_histories(cbs, NULL, self, history_value(I, NULL, self));
   lms_hp_fit_hook(I, &fo); /* lamina tune: report each epoch to the trial */
   if (I->opts.checkpoint) { /* lamina run --checkpoint FILE: after the script's callbacks */
     lm_callback *ck = lm_callback_checkpoint(I->ctx, I->opts.checkpoint, I->opts.checkpoint_every);
@@ -646,7 +665,7 @@ static lms_value *m_fit(lms_interp *I, lms_value *self, lms_args *a) {
     longjmp(I->jmp, 1);
   }
   if (!h) lms_fail_lib(I, a->call);
-  return history_value(I, h, self);
+  return fill_histories(cbs, h, self, history_value(I, h, self));
 }
 
 static lms_value *m_evaluate(lms_interp *I, lms_value *self, lms_args *a) {
@@ -904,6 +923,7 @@ lms_value *lms_history_attr(lms_interp *I, lms_value *hv, const char *name, cons
   int n_ep = h ? lm_history_n_epochs(h) : 0;
   if (strcmp(name, "history") == 0) {
     lms_value *d = lms_dict(I);
+    if (!h && !hv->u.hist.model) return d; /* a History() no fit has filled yet */
     if (!h) {
       /* lamina summary: no training, the keys without values */
       lm_model *m = hv->u.hist.model->u.model.m;
@@ -925,7 +945,7 @@ lms_value *lms_history_attr(lms_interp *I, lms_value *hv, const char *name, cons
     for (int e = 0; e < n_ep; e++) l->u.seq.items[e] = lms_int(I, e);
     return l;
   }
-  if (strcmp(name, "model") == 0) return hv->u.hist.model;
+  if (strcmp(name, "model") == 0) return hv->u.hist.model ? hv->u.hist.model : lms_none(I);
   lms_fail(I, at, "'History' object has no attribute '%s'", name);
 }
 

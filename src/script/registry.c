@@ -466,6 +466,7 @@ lms_value *lms_keras_optimizer(lms_interp *I, lms_value *self, lms_args *a);
 lms_value *lms_keras_to_categorical(lms_interp *I, lms_value *self, lms_args *a);
 lms_value *lms_keras_clear_session(lms_interp *I, lms_value *self, lms_args *a);
 lms_value *lms_fashion_mnist_load(lms_interp *I, lms_value *self, lms_args *a);
+lms_value *lms_keras_history(lms_interp *I, lms_value *self, lms_args *a);
 lms_value *lms_np_fn(lms_interp *I, lms_value *self, lms_args *a);
 lms_value *lms_keras_callback(lms_interp *I, lms_value *self, lms_args *a);
 
@@ -501,6 +502,7 @@ static const modfn functions[] = {
      "monitor:s=, factor:f=, patience:i=, verbose:i=, mode:s=, min_delta:f=, cooldown:i=, min_lr:f=, epsilon:f?=", "rlr"}},
     {"keras.callbacks", "LearningRateScheduler", {"LearningRateScheduler", lms_keras_callback, "schedule:x, verbose:i=", "lrs"}},
     {"keras.callbacks", "CSVLogger", {"CSVLogger", lms_keras_callback, "filename:s, separator:s=, append:b=", "csv"}},
+    {"keras.callbacks", "History", {"History", lms_keras_history, "", NULL}},
     {"keras.callbacks", "TerminateOnNaN", {"TerminateOnNaN", lms_keras_callback, "", "nan"}},
     {"keras.callbacks", "LambdaCallback", {"LambdaCallback", lms_keras_callback,
      "on_epoch_begin:x?=, on_epoch_end:x?=, on_batch_begin:x?=, on_batch_end:x?=, on_train_begin:x?=, on_train_end:x?=", "lambda"}},

@@ -38,6 +38,11 @@ typedef struct lms_opts {
   const char *checkpoint;
   int checkpoint_every;
   const char *resume;
+  /* Fuzzing (fuzz/fuzz_eval.c): builtins that touch files (np.load/save/
+   * loadtxt, datasets, model save/load, file-writing callbacks) are refused
+   * with an error, fit runs at most 2 epochs and numpy arrays hold at most
+   * 65,536 values. Memory is capped by the context's allocator. */
+  bool sandbox;
 } lms_opts;
 
 /* Runs the script held in src (len bytes, need not be NUL-terminated); name

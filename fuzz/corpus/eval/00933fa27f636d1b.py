@@ -1,0 +1,2 @@
+from keras import layers
+x = layers.Conv3D(32)

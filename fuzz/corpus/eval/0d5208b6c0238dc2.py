@@ -1,0 +1,1 @@
+x = layers.Dense(3)

@@ -1,0 +1,2 @@
+import numpy as np
+sum(np.zeros((2, 2)))

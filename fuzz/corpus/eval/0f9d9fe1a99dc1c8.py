@@ -1,0 +1,8 @@
+print('{:=8}'.format(0))
+print('{:=8}'.format(1))
+print('{:=8}'.format(-1))
+print('{:=8}'.format(7))
+print('{:=8}'.format(42))
+print('{:=8}'.format(-42))
+print('{:=8}'.format(255))
+print('{:=8}'.format(1234))

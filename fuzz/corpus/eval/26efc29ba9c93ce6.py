@@ -1,0 +1,2 @@
+x = lambda a: a
+x()

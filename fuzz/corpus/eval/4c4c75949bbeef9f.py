@@ -1,0 +1,2 @@
+from keras import layers
+d = layers.Dense(32.5)

@@ -1,0 +1,2 @@
+from keras import layers
+x = layers.Dense(32, activation=relu)

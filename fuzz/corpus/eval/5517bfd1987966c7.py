@@ -1,0 +1,3 @@
+from lamina import hp
+import math
+x = math.log('a')

@@ -1,0 +1,2 @@
+import numpy as np
+a = np.ones((1, 1, 1, 1, 1, 1, 1, 1, 1))

@@ -1,0 +1,3 @@
+from keras.models import Sequential
+model = Sequential(
+model.summary()

@@ -1,0 +1,2 @@
+import keras
+open('x', 'w')

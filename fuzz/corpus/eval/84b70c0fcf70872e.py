@@ -1,0 +1,1 @@
+from keras.layers import *

@@ -1,0 +1,1 @@
+print(print(1)(2))

@@ -1,0 +1,2 @@
+x = lambda a: x(a)
+x(1)

@@ -1,0 +1,2 @@
+import numpy as np
+a = np.array([1, [2]])

@@ -1,0 +1,3 @@
+import numpy as np
+a = np.zeros((3,))
+b = a[::0]

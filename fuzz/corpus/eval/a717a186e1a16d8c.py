@@ -1,0 +1,3 @@
+import numpy as np
+a = np.zeros(())
+b = a[0]

@@ -1,0 +1,3 @@
+from keras import Input
+x = Input(shape=(4,))
+y = x * 2

@@ -1,0 +1,2 @@
+from keras import layers
+x = layers.LSTM(32)

@@ -1,0 +1,2 @@
+import numpy as np
+a, b = np.zeros((2, 2))

@@ -1,0 +1,2 @@
+acc = 0.9
+print(f'accuracy: {acc}')

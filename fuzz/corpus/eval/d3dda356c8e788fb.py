@@ -1,0 +1,1 @@
+print('{:d}'.format(1.5))

@@ -1,0 +1,2 @@
+import numpy as np
+max(np.zeros((2, 2)))

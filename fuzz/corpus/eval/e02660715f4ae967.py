@@ -1,0 +1,6 @@
+import numpy as np
+import keras
+from keras import layers
+m = keras.models.Sequential([layers.Dense(2, input_shape=(3,))])
+x = np.zeros((4, 3))
+m.evaluate(x, x)

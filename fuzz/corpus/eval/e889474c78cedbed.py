@@ -1,0 +1,2 @@
+from lamina import hp
+x = hp.choice('a', [1])

@@ -1,0 +1,2 @@
+import numpy as np
+a = np.arange(3) ** -1
