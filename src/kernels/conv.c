@@ -541,15 +541,46 @@ static void fill_bias(float *y, int64_t rows, int oc, const float *b, int thread
   for (int64_t i = 0; i < rows; i++) memcpy(y + i * oc, b, sizeof(float) * (size_t)oc);
 }
 
+void lmk_relu_inplace(float *y, int64_t n, int threads) {
+  LMK_PAR_FOR(threads, n > LMK_PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const float v = y[i];
+    y[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+void lmk_relu_mask_grad(const float *y, float *dy, int64_t n, int threads) {
+  LMK_PAR_FOR(threads, n > LMK_PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const float d = dy[i], v = y[i];
+    dy[i] = v > 0.0f ? d : 0.0f;
+  }
+}
+
+static void conv2d_fwd_plain(const lmk_conv_geom *p, const float *x, const float *w,
+                             const float *b, float *y, float *col, int threads);
+
 void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
                     float *y, float *col, int threads) {
+  lmk_conv2d_fwd_act(p, x, w, b, false, y, col, threads);
+}
+
+void lmk_conv2d_fwd_act(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
+                        bool relu, float *y, float *col, int threads) {
+  if (p->n <= 0 || p->oh <= 0 || p->ow <= 0 || p->oc <= 0) return;
+  if (!lmk_conv2d_is_gemm(p) && implicit_ok(p)) { /* relu in the gemm's epilogue */
+    conv_implicit(p, x, w, b, 0.0f, relu, y, threads);
+    return;
+  }
+  conv2d_fwd_plain(p, x, w, b, y, col, threads);
+  if (relu) lmk_relu_inplace(y, (int64_t)p->n * p->oh * p->ow * p->oc, threads);
+}
+
+static void conv2d_fwd_plain(const lmk_conv_geom *p, const float *x, const float *w,
+                             const float *b, float *y, float *col, int threads) {
   const int64_t pix = (int64_t)p->oh * p->ow, K = (int64_t)p->kh * p->kw * p->ic;
   const int oc = p->oc;
   if (p->n <= 0 || pix <= 0 || oc <= 0) return;
-  if (!lmk_conv2d_is_gemm(p) && implicit_ok(p)) {
-    conv_implicit(p, x, w, b, 0.0f, 0, y, threads);
-    return;
-  }
   float beta = b ? 1.0f : 0.0f;
   if (b) fill_bias(y, p->n * pix, oc, b, threads);
   if (lmk_conv2d_is_gemm(p)) {

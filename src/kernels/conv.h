@@ -42,6 +42,14 @@ void lmk_col2im_add(const lmk_conv_geom *p, const float *col, int nimg, float *d
 /* y = conv(x, w) [+ b]; b may be NULL; col holds lmk_conv2d_scratch floats. */
 void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
                     float *y, float *col, int threads);
+/* The same with relu applied to the output when relu is true (in the
+ * implicit gemm's epilogue, else a pass over y). */
+void lmk_conv2d_fwd_act(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
+                        bool relu, float *y, float *col, int threads);
+/* y = max(y, 0); dy = y > 0 ? dy : 0 (the gradient through a relu whose
+ * output is y, as the relu activation: 0 at 0 and for NaN). */
+void lmk_relu_inplace(float *y, int64_t n, int threads);
+void lmk_relu_mask_grad(const float *y, float *dy, int64_t n, int threads);
 /* dx += conv^T(dy), dw += x (*) dy, db += sum dy; any of dx, dw, db may be NULL. */
 void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, const float *dy,
                     float *dx, float *dw, float *db, float *col, int threads);
