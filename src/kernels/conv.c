@@ -375,8 +375,8 @@ static void dw_range(const lmk_conv_geom *g, const float *x, const float *dy, fl
 static void dw_implicit(const lmk_conv_geom *g, const float *x, const float *dy, float *dw,
                         float *col, int threads) {
   const int units = ((g->oc + 15) / 16) * ((g->ic + IM_MR - 1) / IM_MR);
-  const int64_t slot = dw_slot(g);
 #ifdef _OPENMP
+  const int64_t slot = dw_slot(g);
   const int64_t work = (int64_t)g->n * g->oh * g->ow * g->kh * g->kw * g->ic * g->oc;
 #pragma omp parallel num_threads(threads) if (threads > 1 && work > (1 << 18))
   {

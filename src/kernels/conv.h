@@ -9,6 +9,11 @@
  * lmk_sgemm_rows (no packing of the im2col matrix). With stride 1 the input
  * gradient is the convolution of dy with the kernel turned by 180 degrees
  * (im2col of dy, one gemm into dx); strided convolutions use col2im.
+ * With >= 16 input channels (AVX2+FMA, oc % 8 == 0, the kernel in L2) the
+ * im2col matrix is never formed: the same microkernel reads each tap's
+ * channel run from x in place (implicit GEMM, the same bits as im2col), and
+ * the kernel gradient packs x and dy per image per thread into panels for an
+ * AVX2 6 x 16 kernel, the threads owning disjoint columns of dw.
  *
  * Determinism: parallel loops write disjoint outputs (rows of col, whole
  * images of dx) or sum per channel over rows in a fixed order, so the results
@@ -30,7 +35,8 @@ typedef struct lmk_conv_geom {
 
 /* True when the convolution is a plain gemm on x (1x1, stride 1, no pad). */
 bool lmk_conv2d_is_gemm(const lmk_conv_geom *p);
-/* Images per im2col chunk and the scratch (floats) forward/backward need. */
+/* Images per im2col chunk and the scratch (floats) forward/backward need
+ * (with a packing slot per lmk_threads() for the kernel gradient). */
 int lmk_conv2d_chunk(const lmk_conv_geom *p);
 int64_t lmk_conv2d_scratch(const lmk_conv_geom *p);
 
