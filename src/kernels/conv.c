@@ -312,15 +312,15 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void dw_body(
 #undef DW_ROW
     }
   }
-  float buf[IM_MR][16];
-  _mm256_storeu_ps(buf[0], p0), _mm256_storeu_ps(buf[0] + 8, q0);
-  _mm256_storeu_ps(buf[1], p1), _mm256_storeu_ps(buf[1] + 8, q1);
-  _mm256_storeu_ps(buf[2], p2), _mm256_storeu_ps(buf[2] + 8, q2);
-  _mm256_storeu_ps(buf[3], p3), _mm256_storeu_ps(buf[3] + 8, q3);
-  _mm256_storeu_ps(buf[4], p4), _mm256_storeu_ps(buf[4] + 8, q4);
-  _mm256_storeu_ps(buf[5], p5), _mm256_storeu_ps(buf[5] + 8, q5);
-  for (int r = 0; r < mr; r++)
-    for (int j = 0; j < nr; j++) dwt[(int64_t)r * N + j] += buf[r][j];
+  /* dw += the image's sums: rows below mr only (the rest are zero channels) */
+#define DW_OUT(r)                                                                  \
+  if (r < mr) {                                                                    \
+    float *o = dwt + (int64_t)r * N;                                               \
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), p##r));                   \
+    if (nr == 16) _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), q##r)); \
+  }
+  DW_OUT(0) DW_OUT(1) DW_OUT(2) DW_OUT(3) DW_OUT(4) DW_OUT(5)
+#undef DW_OUT
 }
 
 __attribute__((target("avx2,fma"))) static void dw_k16(int mr, const lmk_conv_geom *g, int iwp,
