@@ -409,9 +409,9 @@ static int b_spatial_layer(lmg_graph *g, const int *in, const gc_case *c) {
  * 1.5); kind bit 0 drops gamma (in[1]), bit 1 drops beta (in[2]); iarg[0]
  * is the axis. b_conv_layer builds the layer named by kind on a symbolic
  * input of the leaf's shape. */
-static int b_conv2d(lmg_graph *g, const int *in, const gc_case *c) {
-  return lmo_conv2d(g, in[0], in[1], c->n_in > 2 ? in[2] : -1, c->iarg[0], c->iarg[1],
-                    c->iarg[2], c->iarg[3], c->iarg[4] != 0);
+static int b_conv2d(lmg_graph *g, const int *in, const gc_case *c) { /* kind 1: relu fused */
+  return lmo_conv2d_relu(g, in[0], in[1], c->n_in > 2 ? in[2] : -1, c->iarg[0], c->iarg[1],
+                         c->iarg[2], c->iarg[3], c->iarg[4] != 0, c->kind == 1);
 }
 static int b_pool2d(lmg_graph *g, const int *in, const gc_case *c) {
   return lmo_pool2d(g, c->kind, in[0], c->iarg[0], c->iarg[1], c->iarg[2], c->iarg[3],
@@ -944,6 +944,11 @@ static const gc_case cases[] = {
      .in = {IN(-1, 1, 2, 3, 4, 3), PAR(-1, 1, 1, 1, 3, 2), PAR(-1, 1, 2)}},
     {"conv2d/1x1 stride 2", "conv2d", b_conv2d, .iarg = {2, 2, 1, 1, 0}, .n_in = 2,
      .in = {IN(-1, 1, 2, 5, 4, 3), PAR(-1, 1, 1, 1, 3, 2)}},
+    /* relu fused: im2col path, and >= 16 channels (implicit gemm, packed weight gradient) */
+    {"conv2d/3x3 same relu bias", "conv2d", b_conv2d, .kind = 1, .iarg = {1, 1, 1, 1, 1},
+     .n_in = 3, .in = {IN(-1, 1, 2, 5, 4, 2), PAR(-1, 1, 3, 3, 2, 3), PAR(-1, 1, 3)}},
+    {"conv2d/2x2 same relu 16 channels", "conv2d", b_conv2d, .kind = 1, .iarg = {1, 1, 1, 1, 1},
+     .n_in = 3, .in = {IN(-1, 1, 1, 4, 3, 16), PAR(-1, 1, 2, 2, 16, 8), PAR(-1, 1, 8)}},
     /* pool2d */
     {"pool2d/max 2x2 valid odd", "pool2d", b_pool2d, .kind = LMO_POOL_MAX, .iarg = {2, 2, 2, 2, 0},
      .n_in = 1, .in = {IN_DISTINCT(-2, 2, 2, 5, 5, 3)}},

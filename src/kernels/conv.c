@@ -87,13 +87,350 @@ static lmk_conv_geom dx_geom(const lmk_conv_geom *p) {
   return q;
 }
 
+/* ---- Implicit GEMM (AVX2 + FMA) ----------------------------------------
+ * The im2col matrix of a convolution is never formed: a block of 6 output
+ * pixels keeps, per tap, a pointer to each pixel's input channel run (or to
+ * a row of zeros where the tap falls into the padding), and the 6 x 16 FMA
+ * microkernel of lmk_sgemm_rows walks the taps and channels in the im2col
+ * column order (ki, kj, c). So every output element is the same k-ordered
+ * FMA chain as im2col + lmk_sgemm_rows gave (bit for bit), without writing
+ * and re-reading a 2.3 MiB matrix per image (larger than L2), and without
+ * the scratch. Row blocks are split over the threads: deterministic for any
+ * thread count.
+ *
+ * The weight gradient dw[t, c, o] = sum over pixels x[shift_t(pixel), c] .
+ * dy[pixel, o] works on x and dy in place too: 6 (c) x 16 (o) accumulators
+ * run over the valid pixels of a tap, a block of output rows at a time, and
+ * the threads split the rows of dw (tap, channel block): every dw element is
+ * one thread's chain over the pixels in order, for any thread count, with no
+ * private copies and no reduction. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define CV_X86 1
+
+enum { IM_MR = 6, IM_MAX_IC = 1024, IM_MAX_TAPS = 64 };
+static const float im_zero[IM_MAX_IC];
+
+/* ic >= 16: the channel run per tap is long enough that the implicit walk
+ * costs nothing next to im2col; the rest as lmk_sgemm_rows_ok. */
+static bool implicit_ok(const lmk_conv_geom *g) {
+  const int64_t K = (int64_t)g->kh * g->kw * g->ic;
+  return g->ic >= 16 && g->ic <= IM_MAX_IC && g->kh * g->kw <= IM_MAX_TAPS && K <= INT_MAX &&
+         lmk_sgemm_rows_ok(IM_MR, g->oc, (int)K);
+}
+
+/* a: taps x IM_MR pointers; C: row q0 of the output (ldc = N); bias (may be
+ * NULL) added and relu applied in the epilogue; beta != 0 adds C. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void imp_body(
+    int mr, int taps, int ic, int N, const float *const *a, const float *B, const float *bias,
+    float beta, int relu, float *C) {
+  int j = 0;
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 16 <= N; j += 16) {
+    __m256 c0[IM_MR], c1[IM_MR];
+    for (int r = 0; r < IM_MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();
+    const float *b = B + j;
+    for (int t = 0; t < taps; t++) {
+      const float *const *at = a + t * IM_MR;
+      for (int k = 0; k < ic; k++, b += N) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int r = 0; r < mr; r++) {
+          const __m256 av = _mm256_broadcast_ss(at[r] + k);
+          c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+          c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+        }
+      }
+    }
+    for (int r = 0; r < mr; r++) {
+      float *c = C + (int64_t)r * N + j;
+      if (bias) {
+        c0[r] = _mm256_add_ps(_mm256_loadu_ps(bias + j), c0[r]);
+        c1[r] = _mm256_add_ps(_mm256_loadu_ps(bias + j + 8), c1[r]);
+      }
+      if (beta != 0.0f) {
+        const __m256 bv = _mm256_set1_ps(beta);
+        c0[r] = _mm256_fmadd_ps(bv, _mm256_loadu_ps(c), c0[r]);
+        c1[r] = _mm256_fmadd_ps(bv, _mm256_loadu_ps(c + 8), c1[r]);
+      }
+      if (relu) {
+        c0[r] = _mm256_max_ps(c0[r], zero);
+        c1[r] = _mm256_max_ps(c1[r], zero);
+      }
+      _mm256_storeu_ps(c, c0[r]);
+      _mm256_storeu_ps(c + 8, c1[r]);
+    }
+  }
+  for (; j + 8 <= N; j += 8) {
+    __m256 c0[IM_MR];
+    for (int r = 0; r < IM_MR; r++) c0[r] = _mm256_setzero_ps();
+    const float *b = B + j;
+    for (int t = 0; t < taps; t++) {
+      const float *const *at = a + t * IM_MR;
+      for (int k = 0; k < ic; k++, b += N) {
+        const __m256 b0 = _mm256_loadu_ps(b);
+        for (int r = 0; r < mr; r++)
+          c0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(at[r] + k), b0, c0[r]);
+      }
+    }
+    for (int r = 0; r < mr; r++) {
+      float *c = C + (int64_t)r * N + j;
+      if (bias) c0[r] = _mm256_add_ps(_mm256_loadu_ps(bias + j), c0[r]);
+      if (beta != 0.0f) c0[r] = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(c), c0[r]);
+      if (relu) c0[r] = _mm256_max_ps(c0[r], zero);
+      _mm256_storeu_ps(c, c0[r]);
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) static void imp_full(int taps, int ic, int N,
+                                                        const float *const *a, const float *B,
+                                                        const float *bias, float beta, int relu,
+                                                        float *C) {
+  imp_body(IM_MR, taps, ic, N, a, B, bias, beta, relu, C);
+}
+__attribute__((target("avx2,fma"))) static void imp_tail(int mr, int taps, int ic, int N,
+                                                        const float *const *a, const float *B,
+                                                        const float *bias, float beta, int relu,
+                                                        float *C) {
+  imp_body(mr, taps, ic, N, a, B, bias, beta, relu, C);
+}
+
+/* y (n images) = [beta y +] [bias +] conv(x, B), B (kh kw ic, oc); relu
+ * clamps at 0 afterwards. */
+static void conv_implicit(const lmk_conv_geom *g, const float *x, const float *B,
+                          const float *bias, float beta, int relu, float *y, int threads) {
+  const int64_t pix = (int64_t)g->oh * g->ow, rows = g->n * pix;
+  const int64_t img = (int64_t)g->ih * g->iw * g->ic;
+  const int taps = g->kh * g->kw, ic = g->ic, N = g->oc;
+  const int64_t blocks = (rows + IM_MR - 1) / IM_MR;
+  LMK_PAR_FOR(threads, rows * N * taps * ic > (1 << 18))
+  for (int64_t ib = 0; ib < blocks; ib++) {
+    const float *tab[IM_MAX_TAPS * IM_MR];
+    const int64_t q0 = ib * IM_MR;
+    const int mr = rows - q0 < IM_MR ? (int)(rows - q0) : IM_MR;
+    for (int r = 0; r < IM_MR; r++) {
+      const int64_t q = q0 + (r < mr ? r : 0);
+      const int64_t im = q / pix, p = q % pix;
+      const int oy = (int)(p / g->ow), ox = (int)(p % g->ow);
+      const float *xi = x + im * img;
+      for (int ki = 0, t = 0; ki < g->kh; ki++) {
+        const int iy = oy * g->sh - g->pad_top + ki * g->dh;
+        for (int kj = 0; kj < g->kw; kj++, t++) {
+          const int ix = ox * g->sw - g->pad_left + kj * g->dw;
+          tab[t * IM_MR + r] = iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw
+                                   ? im_zero
+                                   : xi + ((int64_t)iy * g->iw + ix) * ic;
+        }
+      }
+    }
+    float *C = y + q0 * N;
+    if (mr == IM_MR)
+      imp_full(taps, ic, N, tab, B, bias, beta, relu, C);
+    else
+      imp_tail(mr, taps, ic, N, tab, B, bias, beta, relu, C);
+  }
+}
+
+/* Weight gradient, packed per image. Xp: the image with its padding made
+ * explicit, channels in blocks of 6 (zero-filled past ic): Xp[cb][yp][xp][6]
+ * with yp in [0, ihp), xp in [0, iwp). DYp: dy's columns in panels of 16
+ * (or 8) pixels-major: DYp[j0 * pix + p * nr + jj]. Then dw (6 x nr) of tap
+ * (ki, kj), block cb, panel j0 is a stream over both in order: the channel
+ * rows broadcast from Xp at (oy sh + ki dh, ox sw + kj dw), the nr columns
+ * loaded from DYp at p. */
+typedef struct dw_pack {
+  int ihp, iwp, ncb, cb0, cb1, jb0, jb1; /* this thread's blocks: [cb0, cb1), [jb0, jb1) */
+  float *xp, *dyp;
+} dw_pack;
+
+static int64_t dw_xp_floats(const lmk_conv_geom *g, int ihp, int iwp) {
+  return (int64_t)((g->ic + IM_MR - 1) / IM_MR) * ihp * iwp * IM_MR;
+}
+
+static void dw_padded(const lmk_conv_geom *g, int *ihp, int *iwp) {
+  *ihp = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+  *iwp = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+}
+
+/* floats of scratch per thread */
+static int64_t dw_slot(const lmk_conv_geom *g) {
+  int ihp, iwp;
+  dw_padded(g, &ihp, &iwp);
+  return dw_xp_floats(g, ihp, iwp) + (int64_t)g->oh * g->ow * g->oc;
+}
+
+static void dw_pack_image(const lmk_conv_geom *g, const float *xi, const float *dyi,
+                          const dw_pack *k) {
+  const int ic = g->ic, N = g->oc;
+  const int64_t pix = (int64_t)g->oh * g->ow;
+  for (int cb = k->cb0; cb < k->cb1; cb++) {
+    const int c0 = cb * IM_MR, mr = ic - c0 < IM_MR ? ic - c0 : IM_MR;
+    float *dst = k->xp + (int64_t)cb * k->ihp * k->iwp * IM_MR;
+    for (int yp = 0; yp < k->ihp; yp++) {
+      const int iy = yp - g->pad_top;
+      for (int xq = 0; xq < k->iwp; xq++, dst += IM_MR) {
+        const int ix = xq - g->pad_left;
+        if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw) {
+          for (int r = 0; r < IM_MR; r++) dst[r] = 0.0f;
+          continue;
+        }
+        const float *s = xi + ((int64_t)iy * g->iw + ix) * ic + c0;
+        int r = 0;
+        for (; r < mr; r++) dst[r] = s[r];
+        for (; r < IM_MR; r++) dst[r] = 0.0f;
+      }
+    }
+  }
+  for (int jb = k->jb0; jb < k->jb1; jb++) {
+    const int j0 = jb * 16, nr = N - j0 < 16 ? N - j0 : 16;
+    float *dst = k->dyp + (int64_t)j0 * pix;
+    for (int64_t p = 0; p < pix; p++, dst += nr) memcpy(dst, dyi + p * N + j0, sizeof(float) * (size_t)nr);
+  }
+}
+
+/* dw rows [0, mr) (ldc N) += the sum over the image, from 6 x nr
+ * accumulators that start at zero (constant indices only: they stay in
+ * registers) */
+__attribute__((target("avx2,fma"), always_inline)) static inline void dw_body(
+    int nr, int mr, const lmk_conv_geom *g, int iwp, const float *xp, const float *d, float *dwt) {
+  const int N = g->oc;
+  /* named accumulators: GCC kept an array of them mirrored on the stack */
+  __m256 p0 = _mm256_setzero_ps(), p1 = p0, p2 = p0, p3 = p0, p4 = p0, p5 = p0;
+  __m256 q0 = p0, q1 = p0, q2 = p0, q3 = p0, q4 = p0, q5 = p0;
+  const int64_t xs = (int64_t)g->sw * IM_MR, ys = (int64_t)g->sh * iwp * IM_MR;
+  for (int oy = 0; oy < g->oh; oy++, xp += ys) {
+    const float *a = xp;
+    for (int ox = 0; ox < g->ow; ox++, a += xs, d += nr) {
+      const __m256 b0 = _mm256_loadu_ps(d);
+      const __m256 b1 = nr == 16 ? _mm256_loadu_ps(d + 8) : b0;
+      __m256 av;
+#define DW_ROW(r)                                        \
+  av = _mm256_broadcast_ss(a + r);                       \
+  p##r = _mm256_fmadd_ps(av, b0, p##r);                  \
+  if (nr == 16) q##r = _mm256_fmadd_ps(av, b1, q##r);
+      DW_ROW(0) DW_ROW(1) DW_ROW(2) DW_ROW(3) DW_ROW(4) DW_ROW(5)
+#undef DW_ROW
+    }
+  }
+  /* dw += the image's sums: rows below mr only (the rest are zero channels) */
+#define DW_OUT(r)                                                                  \
+  if (r < mr) {                                                                    \
+    float *o = dwt + (int64_t)r * N;                                               \
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), p##r));                   \
+    if (nr == 16) _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), q##r)); \
+  }
+  DW_OUT(0) DW_OUT(1) DW_OUT(2) DW_OUT(3) DW_OUT(4) DW_OUT(5)
+#undef DW_OUT
+}
+
+__attribute__((target("avx2,fma"))) static void dw_k16(int mr, const lmk_conv_geom *g, int iwp,
+                                                      const float *xp, const float *d,
+                                                      float *dwt) {
+  dw_body(16, mr, g, iwp, xp, d, dwt);
+}
+__attribute__((target("avx2,fma"))) static void dw_k8(int mr, const lmk_conv_geom *g, int iwp,
+                                                     const float *xp, const float *d,
+                                                     float *dwt) {
+  dw_body(8, mr, g, iwp, xp, d, dwt);
+}
+
+/* units [u0, u1): unit u is column panel u / ncb, channel block u % ncb */
+static void dw_range(const lmk_conv_geom *g, const float *x, const float *dy, float *dw, int u0,
+                     int u1, float *slot) {
+  if (u0 >= u1) return;
+  dw_pack k;
+  dw_padded(g, &k.ihp, &k.iwp);
+  k.ncb = (g->ic + IM_MR - 1) / IM_MR;
+  k.jb0 = u0 / k.ncb;
+  k.jb1 = (u1 - 1) / k.ncb + 1;
+  k.cb0 = k.jb1 - k.jb0 == 1 ? u0 % k.ncb : 0;
+  k.cb1 = k.jb1 - k.jb0 == 1 ? (u1 - 1) % k.ncb + 1 : k.ncb;
+  k.xp = slot;
+  k.dyp = slot + dw_xp_floats(g, k.ihp, k.iwp);
+  const int ic = g->ic, N = g->oc;
+  const int64_t img = (int64_t)g->ih * g->iw * ic, pix = (int64_t)g->oh * g->ow;
+  const int64_t cbs = (int64_t)k.ihp * k.iwp * IM_MR;
+  for (int im = 0; im < g->n; im++) {
+    dw_pack_image(g, x + im * img, dy + im * pix * N, &k);
+    for (int ki = 0; ki < g->kh; ki++)
+      for (int kj = 0; kj < g->kw; kj++) {
+        const int t = ki * g->kw + kj;
+        const int64_t toff = ((int64_t)ki * g->dh * k.iwp + (int64_t)kj * g->dw) * IM_MR;
+        for (int u = u0; u < u1; u++) {
+          const int jb = u / k.ncb, cb = u % k.ncb;
+          const int j0 = jb * 16, nr = N - j0 < 16 ? N - j0 : 16;
+          const int c0 = cb * IM_MR, mr = ic - c0 < IM_MR ? ic - c0 : IM_MR;
+          const float *xp = k.xp + cb * cbs + toff, *d = k.dyp + j0 * pix;
+          float *dwt = dw + ((int64_t)t * ic + c0) * N + j0;
+          if (nr == 16)
+            dw_k16(mr, g, k.iwp, xp, d, dwt);
+          else
+            dw_k8(mr, g, k.iwp, xp, d, dwt);
+        }
+      }
+  }
+}
+
+/* slots: thread slots of dw_slot floats in col */
+static void dw_implicit(const lmk_conv_geom *g, const float *x, const float *dy, float *dw,
+                        float *col, int threads) {
+  const int units = ((g->oc + 15) / 16) * ((g->ic + IM_MR - 1) / IM_MR);
+#ifdef _OPENMP
+  const int64_t slot = dw_slot(g);
+  const int64_t work = (int64_t)g->n * g->oh * g->ow * g->kh * g->kw * g->ic * g->oc;
+#pragma omp parallel num_threads(threads) if (threads > 1 && work > (1 << 18))
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    dw_range(g, x, dy, dw, (int)((int64_t)units * t / T), (int)((int64_t)units * (t + 1) / T),
+             col + t * slot);
+  }
+#else
+  (void)threads;
+  dw_range(g, x, dy, dw, 0, units, col);
+#endif
+}
+#else
+static bool implicit_ok(const lmk_conv_geom *g) {
+  (void)g;
+  return false;
+}
+static void conv_implicit(const lmk_conv_geom *g, const float *x, const float *B,
+                          const float *bias, float beta, int relu, float *y, int threads) {
+  (void)g, (void)x, (void)B, (void)bias, (void)beta, (void)relu, (void)y, (void)threads;
+}
+static int64_t dw_slot(const lmk_conv_geom *g) {
+  (void)g;
+  return 0;
+}
+static void dw_implicit(const lmk_conv_geom *g, const float *x, const float *dy, float *dw,
+                        float *col, int threads) {
+  (void)g, (void)x, (void)dy, (void)dw, (void)col, (void)threads;
+}
+#endif
+
+/* Threads of the packed weight gradient: it needs a slot of scratch per
+ * thread, sized with lmk_threads() when the plan was made. */
+static int dw_slots(void) {
+#ifdef _OPENMP
+  return lmk_threads() > 1 ? lmk_threads() : 1;
+#else
+  return 1;
+#endif
+}
+static int dw_threads(int threads) {
+  const int s = dw_slots();
+  return threads < 1 ? 1 : threads > s ? s : threads;
+}
+
 int64_t lmk_conv2d_scratch(const lmk_conv_geom *p) {
   if (lmk_conv2d_is_gemm(p)) return 0;
-  int64_t fwd = (int64_t)lmk_conv2d_chunk(p) * p->oh * p->ow * p->kh * p->kw * p->ic;
-  if (!dx_as_conv(p)) return fwd;
+  const int64_t col = (int64_t)lmk_conv2d_chunk(p) * p->oh * p->ow * p->kh * p->kw * p->ic;
+  /* forward and weight gradient: im2col chunks, or the packing slots */
+  const int64_t fwd = implicit_ok(p) ? dw_slots() * dw_slot(p) : col;
+  if (!dx_as_conv(p)) return fwd > col ? fwd : col; /* col2im */
   lmk_conv_geom q = dx_geom(p);
-  int64_t bwd = (int64_t)lmk_conv2d_chunk(&q) * q.oh * q.ow * q.kh * q.kw * q.ic +
-                (int64_t)p->kh * p->kw * p->ic * p->oc;
+  int64_t bwd = implicit_ok(&q) ? 0 : (int64_t)lmk_conv2d_chunk(&q) * q.oh * q.ow * q.kh * q.kw * q.ic;
+  bwd += (int64_t)p->kh * p->kw * p->ic * p->oc;
   return fwd > bwd ? fwd : bwd;
 }
 
@@ -204,8 +541,43 @@ static void fill_bias(float *y, int64_t rows, int oc, const float *b, int thread
   for (int64_t i = 0; i < rows; i++) memcpy(y + i * oc, b, sizeof(float) * (size_t)oc);
 }
 
+void lmk_relu_inplace(float *y, int64_t n, int threads) {
+  LMK_PAR_FOR(threads, n > LMK_PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const float v = y[i];
+    y[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+void lmk_relu_mask_grad(const float *y, float *dy, int64_t n, int threads) {
+  LMK_PAR_FOR(threads, n > LMK_PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    const float d = dy[i], v = y[i];
+    dy[i] = v > 0.0f ? d : 0.0f;
+  }
+}
+
+static void conv2d_fwd_plain(const lmk_conv_geom *p, const float *x, const float *w,
+                             const float *b, float *y, float *col, int threads);
+
 void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
                     float *y, float *col, int threads) {
+  lmk_conv2d_fwd_act(p, x, w, b, false, y, col, threads);
+}
+
+void lmk_conv2d_fwd_act(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
+                        bool relu, float *y, float *col, int threads) {
+  if (p->n <= 0 || p->oh <= 0 || p->ow <= 0 || p->oc <= 0) return;
+  if (!lmk_conv2d_is_gemm(p) && implicit_ok(p)) { /* relu in the gemm's epilogue */
+    conv_implicit(p, x, w, b, 0.0f, relu, y, threads);
+    return;
+  }
+  conv2d_fwd_plain(p, x, w, b, y, col, threads);
+  if (relu) lmk_relu_inplace(y, (int64_t)p->n * p->oh * p->ow * p->oc, threads);
+}
+
+static void conv2d_fwd_plain(const lmk_conv_geom *p, const float *x, const float *w,
+                             const float *b, float *y, float *col, int threads) {
   const int64_t pix = (int64_t)p->oh * p->ow, K = (int64_t)p->kh * p->kw * p->ic;
   const int oc = p->oc;
   if (p->n <= 0 || pix <= 0 || oc <= 0) return;
@@ -244,17 +616,20 @@ void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, cons
     if (dw) lmk_sgemm(true, false, (int)K, oc, rows, 1.0f, x, (int)K, dy, oc, 1.0f, dw, oc);
     return;
   }
+  const bool imp = implicit_ok(p);
+  if (dw && imp) dw_implicit(p, x, dy, dw, col, dw_threads(threads));
+  const bool dw_col = dw && !imp, dx_col = dx && !dx_as_conv(p);
   const int chunk = lmk_conv2d_chunk(p);
   const int64_t img = (int64_t)p->ih * p->iw * p->ic;
-  for (int i0 = 0; i0 < p->n; i0 += chunk) {
+  for (int i0 = 0; (dw_col || dx_col) && i0 < p->n; i0 += chunk) {
     int nimg = p->n - i0 < chunk ? p->n - i0 : chunk;
     int rows = (int)(nimg * pix);
     const float *dyc = dy + i0 * pix * oc;
-    if (dw) {
+    if (dw_col) {
       lmk_im2col(p, x + i0 * img, nimg, col, threads);
       lmk_sgemm(true, false, (int)K, oc, rows, 1.0f, col, (int)K, dyc, oc, 1.0f, dw, oc);
     }
-    if (dx && !dx_as_conv(p)) {
+    if (dx_col) {
       lmk_sgemm(false, true, rows, (int)K, oc, 1.0f, dyc, oc, w, oc, 0.0f, col, (int)K);
       lmk_col2im_add(p, col, nimg, dx + i0 * img, threads);
     }
@@ -264,7 +639,8 @@ void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, cons
     const lmk_conv_geom q = dx_geom(p);
     const int qchunk = lmk_conv2d_chunk(&q);
     const int64_t qpix = (int64_t)q.oh * q.ow, qK = (int64_t)q.kh * q.kw * q.ic;
-    const int64_t qcol = (int64_t)qchunk * qpix * qK;
+    const bool qimp = implicit_ok(&q);
+    const int64_t qcol = qimp ? 0 : (int64_t)qchunk * qpix * qK;
     float *wt = col + qcol;
     const int ic = p->ic, taps = p->kh * p->kw;
     for (int t = 0; t < taps; t++) {
@@ -272,6 +648,10 @@ void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, cons
       float *dst = wt + (int64_t)t * oc * ic;
       for (int o = 0; o < oc; o++)
         for (int c = 0; c < ic; c++) dst[(int64_t)o * ic + c] = src[(int64_t)c * oc + o];
+    }
+    if (qimp) {
+      conv_implicit(&q, dy, wt, NULL, 1.0f, 0, dx, threads);
+      return;
     }
     if (per_image(&q, qchunk, threads)) {
       conv_per_image(&q, dy, wt, 1.0f, dx, col, threads);

@@ -9,6 +9,11 @@
  * lmk_sgemm_rows (no packing of the im2col matrix). With stride 1 the input
  * gradient is the convolution of dy with the kernel turned by 180 degrees
  * (im2col of dy, one gemm into dx); strided convolutions use col2im.
+ * With >= 16 input channels (AVX2+FMA, oc % 8 == 0, the kernel in L2) the
+ * im2col matrix is never formed: the same microkernel reads each tap's
+ * channel run from x in place (implicit GEMM, the same bits as im2col), and
+ * the kernel gradient packs x and dy per image per thread into panels for an
+ * AVX2 6 x 16 kernel, the threads owning disjoint columns of dw.
  *
  * Determinism: parallel loops write disjoint outputs (rows of col, whole
  * images of dx) or sum per channel over rows in a fixed order, so the results
@@ -30,7 +35,8 @@ typedef struct lmk_conv_geom {
 
 /* True when the convolution is a plain gemm on x (1x1, stride 1, no pad). */
 bool lmk_conv2d_is_gemm(const lmk_conv_geom *p);
-/* Images per im2col chunk and the scratch (floats) forward/backward need. */
+/* Images per im2col chunk and the scratch (floats) forward/backward need
+ * (with a packing slot per lmk_threads() for the kernel gradient). */
 int lmk_conv2d_chunk(const lmk_conv_geom *p);
 int64_t lmk_conv2d_scratch(const lmk_conv_geom *p);
 
@@ -42,6 +48,14 @@ void lmk_col2im_add(const lmk_conv_geom *p, const float *col, int nimg, float *d
 /* y = conv(x, w) [+ b]; b may be NULL; col holds lmk_conv2d_scratch floats. */
 void lmk_conv2d_fwd(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
                     float *y, float *col, int threads);
+/* The same with relu applied to the output when relu is true (in the
+ * implicit gemm's epilogue, else a pass over y). */
+void lmk_conv2d_fwd_act(const lmk_conv_geom *p, const float *x, const float *w, const float *b,
+                        bool relu, float *y, float *col, int threads);
+/* y = max(y, 0); dy = y > 0 ? dy : 0 (the gradient through a relu whose
+ * output is y, as the relu activation: 0 at 0 and for NaN). */
+void lmk_relu_inplace(float *y, int64_t n, int threads);
+void lmk_relu_mask_grad(const float *y, float *dy, int64_t n, int threads);
 /* dx += conv^T(dy), dw += x (*) dy, db += sum dy; any of dx, dw, db may be NULL. */
 void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, const float *dy,
                     float *dx, float *dw, float *db, float *col, int threads);

@@ -92,8 +92,10 @@ static lm_status conv2d_emit(lm_layer *l, lmg_graph *g, int n_in, const int *in,
   int w = lmg_param(g, l->weights[0].t, l->trainable);
   int b = c->use_bias ? lmg_param(g, l->weights[1].t, l->trainable) : -1;
   if (w < 0 || (c->use_bias && b < 0)) return g->ctx->err;
-  int y = lmo_conv2d(g, in[0], w, b, c->s[0], c->s[1], c->d[0], c->d[1], c->same);
-  if (c->activation != LMO_LINEAR) y = lmo_activation(g, c->activation, y, 0.0f);
+  /* relu is fused into the convolution (src/ops/conv2d.c) */
+  const bool relu = c->activation == LMO_RELU;
+  int y = lmo_conv2d_relu(g, in[0], w, b, c->s[0], c->s[1], c->d[0], c->d[1], c->same, relu);
+  if (c->activation != LMO_LINEAR && !relu) y = lmo_activation(g, c->activation, y, 0.0f);
   *out = y;
   return y < 0 ? g->ctx->err : LM_OK;
 }

@@ -1,5 +1,10 @@
 /* conv2d: NHWC convolution with a Keras (kh, kw, Cin, Cout) kernel, through
- * the im2col + sgemm kernels. iarg: sh, sw, dh, dw, same. */
+ * the im2col + sgemm kernels. iarg: sh, sw, dh, dw, same, relu.
+ *
+ * relu (lmo_conv2d_relu): the node's value is relu(conv), applied in the
+ * convolution's output loop; the backward first turns the incoming gradient
+ * into the pre-activation one in place (dy where y > 0, as the relu op), so
+ * Conv2D(activation='relu') needs no activation node, pass or tensor. */
 #include <string.h>
 
 #include "kernels/conv.h"
@@ -79,7 +84,7 @@ static size_t conv2d_workspace(const lmg_graph *g, const lmg_node *n) {
 void lmo_conv2d_run(lmg_graph *g, lmg_node *n, const float *w, const float *b, float *y) {
   lmk_conv_geom p;
   conv2d_geom(g, n, &p);
-  lmk_conv2d_fwd(&p, lmg_in(g, n, 0)->val, w, b, y, n->ws, g->threads);
+  lmk_conv2d_fwd_act(&p, lmg_in(g, n, 0)->val, w, b, n->iarg[5] != 0, y, n->ws, g->threads);
 }
 
 static void conv2d_forward(lmg_graph *g, lmg_node *n) {
@@ -92,6 +97,7 @@ static void conv2d_backward(lmg_graph *g, lmg_node *n) {
   conv2d_geom(g, n, &p);
   lmg_node *x = lmg_in(g, n, 0), *w = lmg_in(g, n, 1);
   float *db = n->n_in == 3 ? lmg_in(g, n, 2)->grad : NULL;
+  if (n->iarg[5]) lmk_relu_mask_grad(n->val, n->grad, n->size, g->threads);
   lmk_conv2d_bwd(&p, x->val, w->val, n->grad, x->grad, w->grad, db, n->ws, g->threads);
 }
 
@@ -99,7 +105,13 @@ const lm_op lmo_op_conv2d = {"conv2d", conv2d_infer, conv2d_forward, conv2d_back
                              conv2d_workspace};
 
 int lmo_conv2d(lmg_graph *g, int x, int w, int b, int sh, int sw, int dh, int dw, bool same) {
+  return lmo_conv2d_relu(g, x, w, b, sh, sw, dh, dw, same, false);
+}
+
+int lmo_conv2d_relu(lmg_graph *g, int x, int w, int b, int sh, int sw, int dh, int dw, bool same,
+                    bool relu) {
   lmg_node init = {0};
+  init.iarg[5] = relu;
   init.iarg[0] = sh;
   init.iarg[1] = sw;
   init.iarg[2] = dh;

@@ -9,6 +9,9 @@
 /* x (N, H, W, C) * w (kh, kw, C, F) [+ b (F)] -> (N, H', W', F), Keras
  * cross-correlation with TF 'valid'/'same' padding. b = -1 for none. */
 int lmo_conv2d(lmg_graph *g, int x, int w, int b, int sh, int sw, int dh, int dw, bool same);
+/* The same with relu fused (relu(conv(x, w) + b), one node). */
+int lmo_conv2d_relu(lmg_graph *g, int x, int w, int b, int sh, int sw, int dh, int dw, bool same,
+                    bool relu);
 /* The forward of conv2d node n with kernel w and bias b (NULL: none) into y. */
 void lmo_conv2d_run(lmg_graph *g, lmg_node *n, const float *w, const float *b, float *y);
 

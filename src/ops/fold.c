@@ -27,6 +27,7 @@ static bool fixed_value(const lmg_node *n) {
 bool lmo_fold_match(const lmg_graph *g, const lmg_node *conv, const lmg_node *bn) {
   if (bn->op != &lmo_op_batchnorm || conv->kind != LMG_OP) return false;
   if (conv->op != &lmo_op_conv2d && conv->op != &lmo_op_depthwise) return false;
+  if (conv->op == &lmo_op_conv2d && conv->iarg[5]) return false; /* relu fused: bn(relu(.)) */
   if (conv->ndim != 4 || bn->iarg[0] != conv->ndim - 1) return false;
   for (int k = 1; k < conv->n_in; k++)
     if (!fixed_value(&g->nodes[conv->in[k]])) return false;
