@@ -169,7 +169,40 @@ static void test_conv_cases(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i]);
 }
 
+/* The scratch follows the plan's thread count (geom.threads), not whatever lmk_threads()
+ * says when it is sized: a plan made for 2 threads while another context had set 1 must
+ * not run 2 threads' packing slots in 1 slot's scratch (ASan sees the overflow). */
+static void test_scratch_follows_plan(void **state) {
+  (void)state;
+  const conv_case c = {2, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 16, 16, 64};
+  lmk_conv_geom g = geom(&c);
+  const size_t xs = (size_t)g.n * g.ih * g.iw * g.ic, ys = (size_t)g.n * g.oh * g.ow * g.oc;
+  const size_t ws = (size_t)g.kh * g.kw * g.ic * g.oc;
+  float *x = rnd_vec(xs), *w = rnd_vec(ws), *dy = rnd_vec(ys);
+  float *y1 = calloc(ys, sizeof(float)), *dw1 = calloc(ws, sizeof(float));
+  float *y2 = calloc(ys, sizeof(float)), *dw2 = calloc(ws, sizeof(float));
+  float *dx = calloc(xs, sizeof(float));
+  assert_true(y1 && dw1 && y2 && dw2 && dx);
+  const int saved = lmk_threads();
+  for (int t = 1; t <= 2; t++) {
+    g.threads = t;
+    lmk_set_threads(3 - t); /* another context's setting when the plan is made */
+    const int64_t scratch = lmk_conv2d_scratch(&g);
+    float *col = malloc((size_t)(scratch > 0 ? scratch : 1) * sizeof *col);
+    assert_non_null(col);
+    lmk_set_threads(t); /* ... and back to this plan's own when it runs */
+    lmk_conv2d_fwd(&g, x, w, NULL, t == 1 ? y1 : y2, col, t);
+    lmk_conv2d_bwd(&g, x, w, dy, dx, t == 1 ? dw1 : dw2, NULL, col, t);
+    free(col);
+  }
+  lmk_set_threads(saved);
+  same_bits(y1, y2, ys, "y");
+  same_bits(dw1, dw2, ws, "dw");
+  free(x), free(w), free(dy), free(y1), free(dw1), free(y2), free(dw2), free(dx);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_conv_cases)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_conv_cases),
+                                     cmocka_unit_test(test_scratch_follows_plan)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,11 +22,19 @@ bool lmk_conv2d_is_gemm(const lmk_conv_geom *p) {
          p->pad_left == 0 && p->oh == p->ih && p->ow == p->iw;
 }
 
+/* The thread count that sizes the scratch: the plan's, so that the scratch a
+ * plan reserved fits the run even if another context changed lmk_threads(). */
+static int geom_threads(const lmk_conv_geom *p) {
+  const int t = p->threads > 0 ? p->threads : lmk_threads();
+  return t > 0 ? t : 1;
+}
+
 int lmk_conv2d_chunk(const lmk_conv_geom *p) {
   int64_t per = (int64_t)p->oh * p->ow * p->kh * p->kw * p->ic;
   if (per <= 0 || p->n <= 0) return 1;
   int64_t c = LMK_COL_BUDGET / per;
-  if (c < lmk_threads()) c = lmk_threads(); /* one image per thread: see per_image */
+  const int t = geom_threads(p);
+  if (c < t) c = t; /* one image per thread: see per_image */
   if (c > p->n) c = p->n;
   return (int)c;
 }
@@ -409,16 +417,17 @@ static void dw_implicit(const lmk_conv_geom *g, const float *x, const float *dy,
 #endif
 
 /* Threads of the packed weight gradient: it needs a slot of scratch per
- * thread, sized with lmk_threads() when the plan was made. */
-static int dw_slots(void) {
+ * thread, sized with the plan's thread count (geom_threads). */
+static int dw_slots(const lmk_conv_geom *p) {
 #ifdef _OPENMP
-  return lmk_threads() > 1 ? lmk_threads() : 1;
+  return geom_threads(p);
 #else
+  (void)p;
   return 1;
 #endif
 }
-static int dw_threads(int threads) {
-  const int s = dw_slots();
+static int dw_threads(const lmk_conv_geom *p, int threads) {
+  const int s = dw_slots(p);
   return threads < 1 ? 1 : threads > s ? s : threads;
 }
 
@@ -426,7 +435,7 @@ int64_t lmk_conv2d_scratch(const lmk_conv_geom *p) {
   if (lmk_conv2d_is_gemm(p)) return 0;
   const int64_t col = (int64_t)lmk_conv2d_chunk(p) * p->oh * p->ow * p->kh * p->kw * p->ic;
   /* forward and weight gradient: im2col chunks, or the packing slots */
-  const int64_t fwd = implicit_ok(p) ? dw_slots() * dw_slot(p) : col;
+  const int64_t fwd = implicit_ok(p) ? dw_slots(p) * dw_slot(p) : col;
   if (!dx_as_conv(p)) return fwd > col ? fwd : col; /* col2im */
   lmk_conv_geom q = dx_geom(p);
   int64_t bwd = implicit_ok(&q) ? 0 : (int64_t)lmk_conv2d_chunk(&q) * q.oh * q.ow * q.kh * q.kw * q.ic;
@@ -617,7 +626,7 @@ void lmk_conv2d_bwd(const lmk_conv_geom *p, const float *x, const float *w, cons
     return;
   }
   const bool imp = implicit_ok(p);
-  if (dw && imp) dw_implicit(p, x, dy, dw, col, dw_threads(threads));
+  if (dw && imp) dw_implicit(p, x, dy, dw, col, dw_threads(p, threads));
   const bool dw_col = dw && !imp, dx_col = dx && !dx_as_conv(p);
   const int chunk = lmk_conv2d_chunk(p);
   const int64_t img = (int64_t)p->ih * p->iw * p->ic;

@@ -31,6 +31,8 @@ typedef struct lmk_conv_geom {
   int sh, sw, dh, dw;   /* strides, dilations */
   int pad_top, pad_left;
   int oh, ow, oc;       /* output (oc == ic for pooling) */
+  int threads;          /* the thread count the kernels will run with, which sizes
+                           the scratch (0: lmk_threads()); the graph's, fixed at plan */
 } lmk_conv_geom;
 
 /* True when the convolution is a plain gemm on x (1x1, stride 1, no pad). */

@@ -73,6 +73,7 @@ static void conv2d_geom(lmg_graph *g, const lmg_node *n, lmk_conv_geom *p) {
   p->pad_left = (int)pl;
   p->oh = (int)n->shape[1];
   p->ow = (int)n->shape[2];
+  p->threads = g->threads;
 }
 
 static size_t conv2d_workspace(const lmg_graph *g, const lmg_node *n) {

@@ -56,7 +56,7 @@ static lm_status ct_infer(lmg_graph *g, lmg_node *n) {
 /* The forward convolution: input = this node's output, output = x. */
 static lmk_conv_geom ct_geom(const lmg_graph *g, const lmg_node *n) {
   const lmg_node *x = &g->nodes[n->in[0]], *k = &g->nodes[n->in[1]];
-  lmk_conv_geom p;
+  lmk_conv_geom p = {.threads = g->threads};
   p.n = (int)x->shape[0];
   p.oh = (int)x->shape[1];
   p.ow = (int)x->shape[2];
