@@ -60,11 +60,7 @@ int main(int argc, char **argv) {
   lm_sym *y = lm_layer_call(lm_layer_conv2d(ctx, 125, 1, 1, NULL), x);
   lm_model *m = lm_model_new(ctx, 1, &in, 1, &y, "yolo_tiny");
   if (!m) return fail(ctx, "building the model");
-  /* lamina predicts compiled models only; the optimizer and loss are unused */
-  lm_optimizer *opt = lm_optimizer_sgd(ctx, NULL);
-  const char *loss = "mse";
-  lm_compile_opts co = {.optimizer = opt, .n_losses = 1, .losses = &loss};
-  if (!opt || lm_model_compile(m, &co)) return fail(ctx, "compile");
+  /* inference only: predict needs no compile (the model's own inference plan) */
 
   int64_t xshape[4] = {1, HW, HW, 3};
   lm_tensor *xt = lm_tensor_new(ctx, LM_FLOAT32, 4, xshape);
