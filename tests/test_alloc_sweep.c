@@ -5,7 +5,8 @@
 #include "testutil.h"
 
 /* Returns 1 when everything succeeded, 0 when an error was reported. */
-static int build_compile_step(lm_ctx *ctx) {
+static int build_compile_step(lm_ctx *ctx, void *arg) {
+  (void)arg;
   int64_t s[1] = {8};
   lm_sym *in = lm_input(ctx, 1, s, LM_FLOAT32, NULL);
   lm_sym *h = lm_layer_call(lm_layer_dense(ctx, 16, &(lm_dense_opts){.activation = "relu"}), in);
@@ -31,27 +32,9 @@ static int build_compile_step(lm_ctx *ctx) {
 }
 
 static void test_sweep(void **state) {
-  long n;
-  int ok = 0;
-  for (n = 0; n < 100000 && !ok; n++) {
-    tu_failalloc fa = {.countdown = n};
-    lm_ctx *ctx = lm_ctx_new(tu_failalloc_fn, &fa);
-    if (!ctx) {
-      assert_int_equal(fa.live, 0);
-      continue;
-    }
-    lm_ctx_set_log(ctx, NULL, NULL);
-    ok = build_compile_step(ctx);
-    if (!ok) {
-      assert_int_equal(fa.failed, 1);
-      assert_int_equal(lm_errcode(ctx), LM_ERR_NOMEM);
-      assert_non_null(strstr(lm_errmsg(ctx), "out of memory"));
-    }
-    lm_ctx_free(ctx);
-    assert_int_equal(fa.live, 0);
-  }
-  assert_true(ok);
-  print_message("allocation sweep: %ld failure points checked\n", n - 1);
+  (void)state;
+  const long n = tu_alloc_sweep(build_compile_step, NULL);
+  print_message("allocation sweep: %ld failure points checked\n", n);
 }
 
 int main(void) {

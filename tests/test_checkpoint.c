@@ -295,7 +295,8 @@ static void test_sigkill_during_writes(void **state) {
  * resume: each failure is reported as out of memory and nothing leaks. */
 static double halve(int epoch, double lr, void *ud) { return epoch ? lr * 0.5 : lr; }
 
-static int fit_with_everything(lm_ctx *ctx) {
+static int fit_with_everything(lm_ctx *ctx, void *arg) {
+  (void)arg;
   lm_ctx_set_log(ctx, NULL, NULL);
   int64_t s[1] = {3};
   lm_sym *in = lm_input(ctx, 1, s, LM_FLOAT32, NULL);
@@ -337,23 +338,9 @@ static int fit_with_everything(lm_ctx *ctx) {
 }
 
 static void test_alloc_failures(void **state) {
-  long n;
-  int ok = 0;
-  for (n = 0; n < 100000 && !ok; n++) {
-    tu_failalloc fa = {.countdown = n};
-    lm_ctx *ctx = lm_ctx_new(tu_failalloc_fn, &fa);
-    if (!ctx) continue;
-    ok = fit_with_everything(ctx);
-    if (!ok) {
-      assert_int_equal(fa.failed, 1);
-      if (lm_errcode(ctx) != LM_ERR_NOMEM) fprintf(stderr, "n=%ld: %s\n", n, lm_errmsg(ctx));
-      assert_int_equal(lm_errcode(ctx), LM_ERR_NOMEM);
-    }
-    lm_ctx_free(ctx);
-    assert_int_equal(fa.live, 0);
-  }
-  assert_true(ok);
-  print_message("allocation sweep: %ld failure points checked\n", n - 1);
+  (void)state;
+  const long n = tu_alloc_sweep(fit_with_everything, NULL);
+  print_message("allocation sweep: %ld failure points checked\n", n);
   const char *files[] = {"sweep.csv", "sweep.01.safetensors", "sweep.02.safetensors",
                          "sweep.03.safetensors", "sweep.ckpt"};
   for (int i = 0; i < 5; i++) unlink(tmp_path(files[i]));

@@ -394,7 +394,8 @@ static void test_compiled_holds_no_training_buffers(void **state) {
 
 /* Fail the n-th allocation of build + predict (uncompiled) + compile + predict,
  * for every n: an error (out of memory), never a crash or a leak. */
-static int build_and_predict(lm_ctx *ctx) {
+static int build_and_predict(lm_ctx *ctx, void *arg) {
+  (void)arg;
   lm_sym *in = lm_input(ctx, 3, (int64_t[]){6, 6, 2}, LM_FLOAT32, NULL);
   lm_sym *c = lm_layer_call(lm_layer_conv2d(ctx, 3, 3, 3, NULL), in);
   lm_sym *y = lm_layer_call(lm_layer_batch_normalization(ctx, NULL), c);
@@ -429,27 +430,8 @@ static int build_and_predict(lm_ctx *ctx) {
 
 static void test_alloc_sweep(void **state) {
   (void)state;
-  long n;
-  int ok = 0;
-  for (n = 0; n < 100000 && !ok; n++) {
-    tu_failalloc fa = {.countdown = n};
-    lm_ctx *ctx = lm_ctx_new(tu_failalloc_fn, &fa);
-    if (!ctx) {
-      assert_int_equal(fa.live, 0);
-      continue;
-    }
-    lm_ctx_set_log(ctx, NULL, NULL);
-    ok = build_and_predict(ctx);
-    if (!ok) {
-      assert_int_equal(fa.failed, 1);
-      assert_int_equal(lm_errcode(ctx), LM_ERR_NOMEM);
-      assert_non_null(strstr(lm_errmsg(ctx), "out of memory"));
-    }
-    lm_ctx_free(ctx);
-    assert_int_equal(fa.live, 0);
-  }
-  assert_true(ok);
-  print_message("predict allocation sweep: %ld failure points checked\n", n - 1);
+  const long n = tu_alloc_sweep(build_and_predict, NULL);
+  print_message("predict allocation sweep: %ld failure points checked\n", n);
 }
 
 /* model.predict(x) in a script, before and after compile */

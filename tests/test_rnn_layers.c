@@ -358,7 +358,8 @@ static void test_fit_bidirectional(void **state) {
 
 /* Fail the n-th allocation while building, compiling and fitting a model with
  * every new layer, for every n: an error is reported, nothing leaks. */
-static int build_fit_wrappers(lm_ctx *ctx) {
+static int build_fit_wrappers(lm_ctx *ctx, void *arg) {
+  (void)arg;
   lm_sym *in = lm_input(ctx, 1, (int64_t[]){5}, LM_INT32, NULL);
   lm_sym *e = lm_layer_call(lm_layer_embedding(ctx, 7, 3, &(lm_embedding_opts){.mask_zero = true}), in);
   lm_rnn_opts seq = {.return_sequences = true};
@@ -383,24 +384,9 @@ static int build_fit_wrappers(lm_ctx *ctx) {
 
 static void test_alloc_sweep(void **state) {
   (void)state;
-  long n;
-  int ok = 0;
-  for (n = 0; n < 100000 && !ok; n++) {
-    tu_failalloc fa = {.countdown = n};
-    lm_ctx *ctx = lm_ctx_new(tu_failalloc_fn, &fa);
-    if (!ctx) continue;
-    lm_ctx_set_log(ctx, NULL, NULL);
-    ok = build_fit_wrappers(ctx);
-    if (!ok) {
-      if (lm_errcode(ctx) != LM_ERR_NOMEM) fail_msg("n=%ld: %s", n, lm_errmsg(ctx));
-      assert_int_equal(fa.failed, 1);
-    }
-    lm_ctx_free(ctx);
-    assert_int_equal(fa.live, 0);
-  }
-  assert_true(ok);
+  const long n = tu_alloc_sweep(build_fit_wrappers, NULL);
   assert_true(n > 100);
-  print_message("allocation sweep: %ld failure points checked\n", n - 1);
+  print_message("allocation sweep: %ld failure points checked\n", n);
 }
 
 int main(void) {

@@ -80,3 +80,27 @@ void *tu_failalloc_fn(void *ud, void *p, size_t osize, size_t nsize) {
   if (q && !p) fa->live++;
   return q;
 }
+
+long tu_alloc_sweep(int (*body)(lm_ctx *ctx, void *arg), void *arg) {
+  long n;
+  int ok = 0;
+  for (n = 0; n < 100000 && !ok; n++) {
+    tu_failalloc fa = {.countdown = n};
+    lm_ctx *ctx = lm_ctx_new(tu_failalloc_fn, &fa);
+    if (!ctx) {
+      assert_int_equal(fa.live, 0);
+      continue;
+    }
+    lm_ctx_set_log(ctx, NULL, NULL);
+    ok = body(ctx, arg);
+    if (!ok) {
+      if (lm_errcode(ctx) != LM_ERR_NOMEM || !strstr(lm_errmsg(ctx), "out of memory"))
+        fail_msg("failure point %ld: %s", n, lm_errmsg(ctx));
+      assert_int_equal(fa.failed, 1);
+    }
+    lm_ctx_free(ctx);
+    assert_int_equal(fa.live, 0);
+  }
+  assert_true(ok);
+  return n - 1;
+}

@@ -34,5 +34,11 @@ typedef struct tu_failalloc {
   long failed;    /* how many failures were injected */
 } tu_failalloc;
 void *tu_failalloc_fn(void *ud, void *p, size_t osize, size_t nsize);
+/* The allocation-failure sweep: runs body(ctx, arg) on a fresh context whose
+ * allocator fails its n-th allocation, for n = 0, 1, ... until body succeeds
+ * (returns nonzero). Each failed run must have failed exactly one allocation
+ * and report LM_ERR_NOMEM with "out of memory"; every run must free all it
+ * allocated. Returns the number of failure points checked. */
+long tu_alloc_sweep(int (*body)(lm_ctx *ctx, void *arg), void *arg);
 
 #endif
