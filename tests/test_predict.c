@@ -450,14 +450,17 @@ static void test_script_predict(void **state) {
       "m.compile('sgd', 'mse')\n"
       "q = m.predict(x, batch_size=3)\n"
       "d = p - q\n"
-      "print((d * d).sum())\n";
+      "print((d * d).sum())\n"
+      "r = m.predict_on_batch(x)\n"
+      "d = p - r\n"
+      "print(r.shape, (d * d).sum())\n";
   tu_capture out = {0}, err = {0};
   lm_ctx *ctx = tu_ctx();
   lms_opts o = {.mode = LMS_MODE_RUN, .out = tu_capture_fn, .out_ud = &out, .err = tu_capture_fn, .err_ud = &err};
   int status = lms_run_source(ctx, "t.py", src, strlen(src), &o);
   lm_ctx_free(ctx);
   if (status != 0) fail_msg("script failed (%d): %s", status, err.text ? err.text : "");
-  assert_string_equal(out.text, "(8, 2)\n0.0\n");
+  assert_string_equal(out.text, "(8, 2)\n0.0\n(8, 2) 0.0\n");
   free(out.text);
   free(err.text);
 }

@@ -689,19 +689,32 @@ static lms_value *m_evaluate(lms_interp *I, lms_value *self, lms_args *a) {
   return l;
 }
 
+/* predict (batch_size > 0) or predict_on_batch (0): an array, or a list of them */
+static lms_value *predicted(lms_interp *I, lm_model *m, lm_data *x, int batch_size,
+                            const lms_node *at) {
+  int n = lm_model_n_outputs(m);
+  lm_tensor **outs = lms_alloc(I, (size_t)(n + 1) * sizeof *outs);
+  lm_status st = batch_size > 0 ? lm_model_predict(m, x, batch_size, outs)
+                                : lm_model_predict_on_batch(m, x, outs);
+  if (st != LM_OK) lms_fail_lib(I, at);
+  if (n == 1) return lms_array(I, outs[0], at);
+  lms_value *l = lms_seq(I, V_LIST, n);
+  for (int i = 0; i < n; i++) l->u.seq.items[i] = lms_array(I, outs[i], at);
+  return l;
+}
+
 static lms_value *m_predict(lms_interp *I, lms_value *self, lms_args *a) {
   if (lms_arg(a, 3)) lms_fail(I, a->slot_node[3], "predict(): steps is not supported (arrays only)");
   lm_data *x = to_data(I, a->slot[0], a->slot_node[0], "predict(): x");
   int64_t bs = lms_arg_int(a, 1, 32);
   if (bs <= 0 || bs > INT32_MAX) lms_fail(I, a->slot_node[1], "predict(): batch_size must be a positive integer");
-  lm_model *m = self->u.model.m;
-  int n = lm_model_n_outputs(m);
-  lm_tensor **outs = lms_alloc(I, (size_t)(n + 1) * sizeof *outs);
-  if (lm_model_predict(m, x, (int)bs, outs) != LM_OK) lms_fail_lib(I, a->call);
-  if (n == 1) return lms_array(I, outs[0], a->call);
-  lms_value *l = lms_seq(I, V_LIST, n);
-  for (int i = 0; i < n; i++) l->u.seq.items[i] = lms_array(I, outs[i], a->call);
-  return l;
+  return predicted(I, self->u.model.m, x, (int)bs, a->call);
+}
+
+/* Keras predict_on_batch: all of x as one batch */
+static lms_value *m_predict_on_batch(lms_interp *I, lms_value *self, lms_args *a) {
+  lm_data *x = to_data(I, a->slot[0], a->slot_node[0], "predict_on_batch(): x");
+  return predicted(I, self->u.model.m, x, 0, a->call);
 }
 
 static lms_value *m_train_on_batch(lms_interp *I, lms_value *self, lms_args *a) {
@@ -803,6 +816,7 @@ static const lms_builtin model_methods[] = {
      NULL},
     {"evaluate", m_evaluate, "x:x?=, y:x?=, batch_size:i?=, verbose:i=, sample_weight:x?=, steps:x?=", NULL},
     {"predict", m_predict, "x:x, batch_size:i?=, verbose:i=, steps:x?=", NULL},
+    {"predict_on_batch", m_predict_on_batch, "x:x", NULL},
     {"train_on_batch", m_train_on_batch, "x:x, y:x", NULL},
     {"summary", m_summary, "line_length:x?=, positions:x?=, print_fn:x?=", NULL},
     {"add", m_add, "layer:x", NULL},
