@@ -81,7 +81,11 @@ int lm_tensor_ndim(const lm_tensor *t);
 int64_t lm_tensor_dim(const lm_tensor *t, int axis);
 const int64_t *lm_tensor_shape(const lm_tensor *t);
 int64_t lm_tensor_size(const lm_tensor *t);
-float *lm_tensor_f32(lm_tensor *t);   /* NULL unless LM_FLOAT32 */
+/* Writable access; NULL unless LM_FLOAT32 (_i32: LM_INT32). Each call marks the
+ * tensor as possibly written: predict refolds a Conv2D+BatchNormalization pair
+ * only after a call on one of its weights, so take the pointer again (after
+ * the last predict) for every change, rather than keeping it across predicts. */
+float *lm_tensor_f32(lm_tensor *t);
 int32_t *lm_tensor_i32(lm_tensor *t); /* NULL unless LM_INT32 */
 const void *lm_tensor_data(const lm_tensor *t);
 

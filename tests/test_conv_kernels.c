@@ -201,8 +201,38 @@ static void test_scratch_follows_plan(void **state) {
   free(x), free(w), free(dy), free(y1), free(dw1), free(y2), free(dw2), free(dx);
 }
 
+/* Max pooling without the argmax (inference plans) gives the same maxima as with it, for
+ * 'valid' and 'same' windows (yolo's 2x2 stride 1 'same' pool), 1 and 2 threads. */
+static void test_maxpool_forward_only(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+      /* n ih iw ic kh kw sh sw dh dw pt pl oh ow oc */
+      {2, 8, 9, 5, 2, 2, 2, 2, 1, 1, 0, 0, 4, 4, 5},   /* valid, stride 2 */
+      {1, 7, 7, 16, 2, 2, 1, 1, 1, 1, 0, 0, 7, 7, 16}, /* same, stride 1 (pad right) */
+      {2, 9, 6, 3, 3, 3, 2, 2, 1, 1, 1, 0, 5, 3, 3},   /* same 3x3 stride 2 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    lmk_conv_geom g = geom(&cases[i]);
+    const size_t xs = (size_t)g.n * g.ih * g.iw * g.ic, ys = (size_t)g.n * g.oh * g.ow * g.ic;
+    float *x = rnd_vec(xs), *y1 = calloc(ys, sizeof(float)), *y2 = calloc(ys, sizeof(float));
+    int32_t *arg = calloc(ys, sizeof(int32_t));
+    assert_true(y1 && y2 && arg);
+    for (int t = 1; t <= 2; t++) {
+      lmk_maxpool_fwd(&g, x, y1, arg, t);
+      memset(y2, 0, ys * sizeof(float));
+      lmk_maxpool_fwd(&g, x, y2, NULL, t);
+      same_bits(y1, y2, ys, "maxpool y");
+      const size_t per_y = ys / (size_t)g.n, per_x = xs / (size_t)g.n;
+      for (size_t k = 0; k < ys; k++) /* the argmax (per image) holds the maximum */
+        assert_true(arg[k] >= 0 && x[k / per_y * per_x + (size_t)arg[k]] == y1[k]);
+    }
+    free(x), free(y1), free(y2), free(arg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_conv_cases),
-                                     cmocka_unit_test(test_scratch_follows_plan)};
+                                     cmocka_unit_test(test_scratch_follows_plan),
+                                     cmocka_unit_test(test_maxpool_forward_only)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,6 +252,75 @@ static void test_weight_changes(void **state) {
   lm_ctx_free(ctx);
 }
 
+/* predict with every folded kernel recomputed from the current weights */
+static void predict_fresh(lm_model *m, lm_tensor *x, lm_tensor **out) {
+  if (m->infer)
+    for (int i = 0; i < m->infer->g.n_nodes; i++) m->infer->g.nodes[i].fold_gen = 0;
+  predict_n(m, 1, &x, 4, out);
+}
+
+/* The folded conv+batchnorm kernel is cached across predicts and recomputed
+ * after any write: lm_tensor_f32, load_weights, a training step. Each cached
+ * predict is compared with one that refolds everything. */
+static void test_fold_cache(void **state) {
+  (void)state;
+  lm_ctx *ctx = tu_ctx();
+  lm_model *m = conv_bn(ctx);
+  lm_tensor *x = rand_tensor(ctx, 4, (int64_t[]){NS, 8, 8, 3}, 5);
+  lm_tensor *p0 = NULL, *p1 = NULL, *f1 = NULL, *p2 = NULL, *p3 = NULL, *f3 = NULL, *p4 = NULL,
+            *f4 = NULL, *p5 = NULL, *p6 = NULL;
+  predict_n(m, 1, &x, 4, &p0);
+  if (m->infer->g.no_fold || m->infer->g.plan_folds != 1) {
+    lm_ctx_free(ctx);
+    skip(); /* LAMINA_FOLD=0 */
+  }
+  char path[] = "/tmp/lamina_predict_f_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(lm_model_save_weights(m, path), LM_OK);
+  lm_tensor *k = lm_layer_weight(lm_model_layer(m, 1), 0); /* 0 is the InputLayer */
+  lm_tensor *gamma = lm_layer_weight(lm_model_get_layer(m, "bn"), 0);
+  assert_non_null(k);
+  assert_non_null(gamma);
+  /* the cache is used: a write that bypasses the version is not seen
+   * (batch 4 divides the 12 samples: one plan for all predicts) */
+  ((float *)k->data)[0] += 1.0f;
+  predict_n(m, 1, &x, 4, &p6);
+  assert_same(p0, p6);
+  ((float *)k->data)[0] -= 1.0f;
+  /* kernel written through lm_tensor_f32 */
+  for (int64_t i = 0; i < lm_tensor_size(k); i++) lm_tensor_f32(k)[i] *= -0.5f;
+  predict_n(m, 1, &x, 4, &p1);
+  assert_false(same(p0, p1));
+  predict_fresh(m, x, &f1);
+  assert_same(p1, f1);
+  /* load_weights */
+  assert_int_equal(lm_model_load_weights(m, path), LM_OK);
+  predict_n(m, 1, &x, 4, &p2);
+  assert_same(p0, p2);
+  /* a training step moves the kernel and the moving statistics */
+  compile_mse(m);
+  lm_tensor *y = rand_tensor(ctx, 2, (int64_t[]){NS, 4}, 4);
+  lm_data dx = {1, &x, NULL}, dy = {1, &y, NULL};
+  assert_int_equal(lm_model_train_on_batch(m, &dx, &dy, NULL), LM_OK);
+  predict_n(m, 1, &x, 4, &p3);
+  assert_false(same(p0, p3));
+  predict_fresh(m, x, &f3);
+  assert_same(p3, f3);
+  /* a batchnorm weight alone */
+  lm_tensor_f32(gamma)[1] *= 3.0f;
+  predict_n(m, 1, &x, 4, &p4);
+  assert_false(same(p3, p4));
+  predict_fresh(m, x, &f4);
+  assert_same(p4, f4);
+  assert_int_equal(lm_model_load_weights(m, path), LM_OK);
+  predict_n(m, 1, &x, 4, &p5);
+  assert_same(p0, p5);
+  unlink(path);
+  lm_ctx_free(ctx);
+}
+
 /* a model saved before compile loads uncompiled and predicts the same bits */
 static void test_load_uncompiled(void **state) {
   (void)state;
@@ -472,6 +541,7 @@ int main(void) {
       cmocka_unit_test(test_lstm),
       cmocka_unit_test(test_multi_output),
       cmocka_unit_test(test_weight_changes),
+      cmocka_unit_test(test_fold_cache),
       cmocka_unit_test(test_load_uncompiled),
       cmocka_unit_test(test_needs_compile),
       cmocka_unit_test(test_predict_on_batch),

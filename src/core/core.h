@@ -71,6 +71,11 @@ struct lm_tensor {
   int64_t shape[LM_MAX_DIMS];
   int64_t size;
   void *data;
+  /* Bumped by every path that may write data (lm_tensor_f32/_i32, the
+   * optimizers' step, training forwards, weight loading and restoring): the
+   * folded conv+batchnorm kernels of inference plans are recomputed only
+   * when a source's version moved (src/ops/fold.c). */
+  uint64_t version;
 };
 
 /* Internal tensor, not on the context's list; free with lmt_free. */

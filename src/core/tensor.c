@@ -85,8 +85,17 @@ int64_t lm_tensor_dim(const lm_tensor *t, int axis) {
 }
 const int64_t *lm_tensor_shape(const lm_tensor *t) { return t->shape; }
 int64_t lm_tensor_size(const lm_tensor *t) { return t->size; }
-float *lm_tensor_f32(lm_tensor *t) { return t && t->dtype == LM_FLOAT32 ? t->data : NULL; }
-int32_t *lm_tensor_i32(lm_tensor *t) { return t && t->dtype == LM_INT32 ? t->data : NULL; }
+/* Writable access: the caller may change the values through it (version). */
+float *lm_tensor_f32(lm_tensor *t) {
+  if (!t || t->dtype != LM_FLOAT32) return NULL;
+  t->version++;
+  return t->data;
+}
+int32_t *lm_tensor_i32(lm_tensor *t) {
+  if (!t || t->dtype != LM_INT32) return NULL;
+  t->version++;
+  return t->data;
+}
 const void *lm_tensor_data(const lm_tensor *t) { return t->data; }
 
 void lm_shape_str(int ndim, const int64_t *shape, char *out, size_t out_len) {

@@ -376,7 +376,8 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
     }
     if (n->fold_with > i) {
       size_t fb = align_up(lmo_fold_floats(g, n) * sizeof(float));
-      bufs[nb++] = (pl_buf){.size = fb, .node = i, .what = 3, .start = i + 1, .end = i + 1};
+      /* kept for the plan's life: recomputed only when a weight changed */
+      bufs[nb++] = (pl_buf){.size = fb, .node = i, .what = 3, .start = 0, .end = INF};
     }
   }
 #undef BWD_T
@@ -427,6 +428,7 @@ lm_status lmg_plan_masked(lmg_graph *g, int64_t batch, bool with_grads, const bo
     /* Run unfolded (g->training set after planning), the conv writes the
      * batchnorm's buffer and the batchnorm works in place. */
     if (n->fold_with > i) n->val = g->nodes[n->fold_with].val;
+    n->fold_gen = 0;
   }
   g->plan_bytes = used;
   g->plan_naive_bytes = naive;
@@ -452,6 +454,9 @@ void lmg_mark(const lmg_graph *g, int n_targets, const int *targets, bool *mask)
 }
 
 void lmg_forward(lmg_graph *g, const bool *mask) {
+  if (g->training) /* batchnorm's moving statistics, and anything else a training forward updates */
+    for (int i = 0; i < g->n_nodes; i++)
+      if (g->nodes[i].kind == LMG_PARAM) g->nodes[i].param->version++;
   g->fwd_err = LM_OK;
   g->fwd_err_row = -1;
   for (int i = 0; i < g->n_nodes; i++) {

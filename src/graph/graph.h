@@ -67,6 +67,7 @@ struct lmg_node {
   int grad_zero_at;  /* backward zeroes grad just before this node's backward (-1: at start) */
   int fold_with;     /* conv <-> batchnorm folded pair in an inference plan (-1: none) */
   float *fold_buf;   /* conv of a folded pair: derived kernel, then bias */
+  uint64_t fold_gen; /* 1 + its sources' summed versions when fold_buf was made (0: stale) */
 };
 
 struct lmg_graph {

@@ -68,6 +68,7 @@ void lmk_col_sums_add(const float *m, int64_t rows, int cols, float *db, int thr
 /* Pooling over windows (kh, kw) with the strides and pads of p (dh = dw = 1).
  * Max ignores padded cells and records in arg the in-image index of the
  * first maximum; average divides by the number of real cells. */
+/* arg NULL: the maximum only (inference), no argmax pass. */
 void lmk_maxpool_fwd(const lmk_conv_geom *p, const float *x, float *y, int32_t *arg,
                      int threads);
 void lmk_maxpool_bwd(const lmk_conv_geom *p, const float *dy, const int32_t *arg, float *dx,

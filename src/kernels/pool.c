@@ -29,13 +29,13 @@ void lmk_maxpool_fwd(const lmk_conv_geom *p, const float *x, float *y, int32_t *
     const float *xi = x + im * img;
     for (int ox = 0; ox < p->ow; ox++) {
       float *yp = y + (r * p->ow + ox) * c;
-      int32_t *ap = arg + (r * p->ow + ox) * c;
+      int32_t *ap = arg ? arg + (r * p->ow + ox) * c : NULL;
       int ky0, ky1, kx0, kx1, iy0, ix0;
       window(p, oy, ox, &ky0, &ky1, &kx0, &kx1, &iy0, &ix0);
       if (ky0 >= ky1 || kx0 >= kx1) { /* no real cell (cannot happen with Keras padding) */
         for (int ch = 0; ch < c; ch++) {
           yp[ch] = 0.0f;
-          ap[ch] = -1;
+          if (ap) ap[ch] = -1;
         }
         continue;
       }
@@ -47,6 +47,7 @@ void lmk_maxpool_fwd(const lmk_conv_geom *p, const float *x, float *y, int32_t *
           const float *src = xi + ((int64_t)(iy0 + ky) * p->iw + (ix0 + kx)) * c;
           for (int ch = 0; ch < c; ch++) yp[ch] = src[ch] > yp[ch] ? src[ch] : yp[ch];
         }
+      if (!ap) continue; /* forward only: no argmax */
       for (int ch = 0; ch < c; ch++) ap[ch] = -1; /* stays -1 only for NaN */
       for (int ky = ky1 - 1; ky >= ky0; ky--)
         for (int kx = kx1 - 1; kx >= kx0; kx--) {

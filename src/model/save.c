@@ -127,9 +127,11 @@ static lm_status load_weights_from(lm_model *m, const lms_file *f, const char *p
   }
   for (int i = 0; i < m->n_layers; i++) {
     lm_layer *l = m->layers[i];
-    for (int j = 0; j < l->n_weights; j++)
+    for (int j = 0; j < l->n_weights; j++) {
       memcpy(l->weights[j].t->data, lms_get(f, l->weights[j].name)->data,
              (size_t)l->weights[j].t->size * 4);
+      l->weights[j].t->version++;
+    }
   }
   return LM_OK;
 }

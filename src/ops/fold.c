@@ -8,9 +8,15 @@
  * batchnorm over the last axis that is its only consumer; lmg_forward then
  * runs the convolution once with the derived kernel and bias, written into
  * the batchnorm's value, and skips the batchnorm. The user's weights are
- * never changed: the derived copy lives in the plan's slab (conv->fold_buf)
- * and is recomputed from the current weights on every forward, which costs
- * one pass over the kernel (a conv reads it batch * rows * cols times). */
+ * never changed: the derived copy lives in the plan's slab (conv->fold_buf,
+ * reserved for the plan's whole life) and is recomputed from the current
+ * weights only when one of its sources' versions moved since it was made
+ * (conv->fold_gen; every path that can write a tensor bumps its version:
+ * lm_tensor_f32/_i32, the optimizers' step, training forwards, weight
+ * loading and restoring), and every plan starts stale. That saves one pass
+ * over the kernel per forward (38 MB read + 38 MB written for yolo's
+ * 3x3x1024x1024). A caller who writes a weight through a pointer taken
+ * before a predict must call lm_tensor_f32 again (include/lamina.h). */
 #include <math.h>
 
 #include "ops/conv_ops.h"
@@ -42,6 +48,21 @@ size_t lmo_fold_floats(const lmg_graph *g, const lmg_node *conv) {
   return (size_t)(g->nodes[conv->in[1]].size + conv->shape[3]);
 }
 
+/* 1 + the summed versions of the pair's kernel, bias and statistics: each
+ * version only grows, so the sum moves whenever any of them was written. */
+static uint64_t fold_key(const lmg_graph *g, const lmg_node *conv, const lmg_node *bn) {
+  uint64_t key = 1;
+  for (int k = 1; k < conv->n_in; k++) {
+    const lmg_node *s = &g->nodes[conv->in[k]];
+    key += s->kind == LMG_PARAM ? s->param->version : s->cval->version;
+  }
+  for (int k = 1; k < bn->n_in; k++) {
+    const lmg_node *s = &g->nodes[bn->in[k]];
+    key += s->kind == LMG_PARAM ? s->param->version : s->cval->version;
+  }
+  return key;
+}
+
 void lmo_fold_forward(lmg_graph *g, lmg_node *conv, lmg_node *bn) {
   const lmg_node *wn = lmg_in(g, conv, 1);
   const float *w = wn->val, *b = conv->n_in == 3 ? lmg_in(g, conv, 2)->val : NULL;
@@ -51,20 +72,24 @@ void lmo_fold_forward(lmg_graph *g, lmg_node *conv, lmg_node *bn) {
   const float eps = bn->farg[1];
   const int64_t oc = conv->shape[3], rows = wn->size / oc;
   float *w2 = conv->fold_buf, *b2 = w2 + wn->size;
-  for (int64_t o = 0; o < oc; o++) /* b2 holds s first */
-    b2[o] = (1.0f / sqrtf(mv[o] + eps)) * (gamma ? gamma[o] : 1.0f);
-  /* one pass over the kernel (38 MB for yolo's 3x3x1024x1024): split over
-   * the threads by rows; each element is one product, whoever computes it */
-  if (g->threads > 1 && wn->size > LMO_PAR_MIN) {
-    LMO_PAR_FOR(g->threads, 1)
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t o = 0; o < oc; o++) w2[r * oc + o] = w[r * oc + o] * b2[o];
-  } else {
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t o = 0; o < oc; o++) w2[r * oc + o] = w[r * oc + o] * b2[o];
+  const uint64_t key = fold_key(g, conv, bn);
+  if (conv->fold_gen != key) {
+    for (int64_t o = 0; o < oc; o++) /* b2 holds s first */
+      b2[o] = (1.0f / sqrtf(mv[o] + eps)) * (gamma ? gamma[o] : 1.0f);
+    /* one pass over the kernel (38 MB for yolo's 3x3x1024x1024): split over
+     * the threads by rows; each element is one product, whoever computes it */
+    if (g->threads > 1 && wn->size > LMO_PAR_MIN) {
+      LMO_PAR_FOR(g->threads, 1)
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t o = 0; o < oc; o++) w2[r * oc + o] = w[r * oc + o] * b2[o];
+    } else {
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t o = 0; o < oc; o++) w2[r * oc + o] = w[r * oc + o] * b2[o];
+    }
+    for (int64_t o = 0; o < oc; o++)
+      b2[o] = ((b ? b[o] : 0.0f) - mm[o]) * b2[o] + (beta ? beta[o] : 0.0f);
+    conv->fold_gen = key;
   }
-  for (int64_t o = 0; o < oc; o++)
-    b2[o] = ((b ? b[o] : 0.0f) - mm[o]) * b2[o] + (beta ? beta[o] : 0.0f);
   if (conv->op == &lmo_op_conv2d)
     lmo_conv2d_run(g, conv, w2, b2, bn->val);
   else

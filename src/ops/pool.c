@@ -72,7 +72,7 @@ static void pool2d_forward(lmg_graph *g, lmg_node *n) {
   pool2d_geom(g, n, &p);
   const float *x = lmg_in(g, n, 0)->val;
   if (n->iarg[0] == LMO_POOL_MAX)
-    lmk_maxpool_fwd(&p, x, n->val, n->ws, g->threads);
+    lmk_maxpool_fwd(&p, x, n->val, g->plan_grads ? n->ws : NULL, g->threads); /* argmax: backward's */
   else
     lmk_avgpool_fwd(&p, x, n->val, g->threads);
 }

@@ -333,6 +333,7 @@ static void set_weights(lm_model *m, const float *from) {
     for (int j = 0; j < m->layers[i]->n_weights; j++) {
       lm_tensor *t = m->layers[i]->weights[j].t;
       memcpy(t->data, from + at, sizeof(float) * (size_t)t->size);
+      t->version++;
       at += t->size;
     }
 }

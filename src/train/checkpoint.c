@@ -389,6 +389,7 @@ lm_status lmt_checkpoint_resume(lm_model *m, const char *path, lmt_fit_run *run,
       for (int j = 0; j < m->layers[i]->n_weights; j++) {
         lm_tensor *w = m->layers[i]->weights[j].t;
         memcpy(w->data, lms_get(f, m->layers[i]->weights[j].name)->data, (size_t)w->size * 4);
+        w->version++;
       }
     lm_optimizer *opt = m->train->opt;
     for (int i = 0; i < opt->n_params; i++)

@@ -117,6 +117,7 @@ lm_status lmt_opt_ready(lm_optimizer *o) {
 
 void lmt_opt_step(lm_optimizer *o, int n, lm_tensor *const *params, float *const *grads) {
   const lm_optimizer_opts *c = &o->o;
+  for (int i = 0; i < n; i++) params[i]->version++;
   /* clipnorm: global norm over all gradients (Keras 2.2.4) */
   float scale = 1.0f;
   if (c->clipnorm > 0) {
