@@ -125,7 +125,9 @@ bool lm_layer_trainable(const lm_layer *l);
 /* Keras' input_shape= for the first layer of a Sequential model. Returns l. */
 lm_layer *lm_layer_set_input_shape(lm_layer *l, int ndim, const int64_t *shape, lm_dtype dtype);
 int lm_layer_n_weights(const lm_layer *l);           /* 0 until built */
-lm_tensor *lm_layer_weight(lm_layer *l, int i);      /* kernel, bias, ... (Keras order) */
+/* kernel, bias, ... (Keras order): the layer's own tensor. To change it in place,
+ * write through lm_tensor_f32 taken after the last predict (see lm_tensor_f32). */
+lm_tensor *lm_layer_weight(lm_layer *l, int i);
 const char *lm_layer_weight_name(const lm_layer *l, int i); /* "dense_1/kernel:0" */
 int64_t lm_layer_count_params(const lm_layer *l);
 
